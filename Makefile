@@ -1,0 +1,29 @@
+# Two entry points for a fresh machine with only Python 3.11 and pip:
+#   make demo   - the main job on the embedded demo data
+#   make test   - the whole test suite
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m crawler demo
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check crawler spiders pipelines tests bench
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/extract_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

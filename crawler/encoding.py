@@ -1,0 +1,132 @@
+"""Bytes to text for pages whose declared charset may be wrong in either direction.
+
+A declaration (HTTP header or ``<meta>``) is weighed against the bytes: valid UTF-8 with
+non-ASCII text is UTF-8 whatever the page claims (the chance that legacy Vietnamese text
+happens to be valid UTF-8 is negligible); otherwise single-byte candidates are scored by
+how Vietnamese the decoded text looks, after NFC (windows-1258 stores tone marks as
+combining characters).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.IGNORECASE
+)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-:.]+)", re.IGNORECASE)
+_BINARY_MAGIC = (
+    b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x1f\x8b",
+    b"Rar!", b"\xd0\xcf\x11\xe0", b"RIFF", b"\x00\x00\x01\x00",
+)
+# Letters that only Vietnamese text is full of; their share scores a decoding.
+_VI_LETTERS = set(
+    "ăâđêôơưĂÂĐÊÔƠƯ"
+    "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+    "ÀÁẢÃẠẰẮẲẴẶẦẤẨẪẬÈÉẺẼẸỀẾỂỄỆÌÍỈĨỊÒÓỎÕỌỒỐỔỖỘỜỚỞỠỢÙÚỦŨỤỪỨỬỮỰỲÝỶỸỴ"
+)
+
+
+_MOJIBAKE = re.compile(r"(?<=[^\W\d_])[^\W\d_a-zA-Z]|[ðþÐÞ]")
+
+
+@dataclass
+class Decoded:
+    text: str
+    encoding: str
+    declared: str | None
+    mismatch: bool  # a declaration existed and the bytes contradicted it
+
+
+def _norm(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name.strip().lower()).name
+    except LookupError:
+        return None
+
+
+def declared_charset(data: bytes, content_type: str | None = None) -> str | None:
+    """The charset the HTTP header, else the first ``<meta>``, declares (normalized)."""
+    if content_type:
+        m = _HEADER_CHARSET.search(content_type)
+        if m and _norm(m.group(1)):
+            return _norm(m.group(1))
+    m = _META_CHARSET.search(data[:4096])
+    if m:
+        return _norm(m.group(1).decode("ascii", "ignore"))
+    return None
+
+
+def looks_binary(data: bytes) -> bool:
+    head = data[:1024]
+    if head.startswith(_BINARY_MAGIC):
+        return True
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 BOM: text, not binary
+        return False
+    return b"\x00" in head
+
+
+def _score(text: str) -> float:
+    """Share of Vietnamese letters among non-ASCII letters, minus mojibake and controls."""
+    non_ascii = [c for c in text if ord(c) > 127]
+    if not non_ascii:
+        return 0.0
+    vi = sum(c in _VI_LETTERS for c in non_ascii)
+    bad = sum(
+        unicodedata.category(c) in ("Cc", "Co", "Cn") or unicodedata.combining(c)
+        for c in non_ascii
+    )
+    # Mojibake of legacy bytes read as Latin-1/1252: an accented capital inside a
+    # lowercase word ("hoÌa"), or Icelandic letters that Vietnamese never uses.
+    bad += sum(
+        m.group().isupper() and m.start() and text[m.start() - 1].islower()
+        or m.group() in "ðþÐÞ"
+        for m in _MOJIBAKE.finditer(text)
+    )
+    return (vi - 2 * bad) / len(non_ascii)
+
+
+def decode_html(data: bytes, content_type: str | None = None) -> Decoded:
+    """Decode page bytes to NFC text, trusting the bytes over a contradicting declaration."""
+    declared = declared_charset(data, content_type)
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
+                     (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            text = data.decode(enc, "replace").lstrip("\ufeff")
+            return Decoded(unicodedata.normalize("NFC", text), enc, declared, False)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        has_non_ascii = any(b > 127 for b in data)
+        mismatch = bool(declared and declared != "utf-8" and has_non_ascii)
+        if not has_non_ascii and declared and declared != "utf-8":
+            # Pure ASCII reads the same in any ASCII-compatible declaration.
+            return Decoded(text, declared, declared, False)
+        return Decoded(unicodedata.normalize("NFC", text), "utf-8", declared, mismatch)
+
+    candidates = []
+    if declared and declared != "utf-8":
+        candidates.append(declared)
+    candidates += [c for c in ("cp1258", "cp1252") if c not in candidates]
+    best = None
+    for enc in candidates:
+        try:
+            candidate = unicodedata.normalize("NFC", data.decode(enc))
+        except (UnicodeDecodeError, LookupError):
+            continue
+        score = _score(candidate)
+        # The declaration wins ties: only a clearly better reading overrides it.
+        if best is None or score > best[0] + 0.05:
+            best = (score, enc, candidate)
+    if best is None:
+        text = unicodedata.normalize("NFC", data.decode("utf-8", "replace"))
+        return Decoded(text, "utf-8", declared, bool(declared))
+    _, enc, text = best
+    return Decoded(text, enc, declared, bool(declared) and declared != enc)

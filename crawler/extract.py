@@ -1,0 +1,559 @@
+"""One saved article page -> one clean, normalized record.
+
+``extract_article(html, url)`` is a pure function over bytes: decode (weighing the
+declared charset against the bytes), parse once with lxml, prune once, recognize the
+layout family from the page itself, read every field from the family's profile
+(``families.toml``), and fall back to trafilatura only when no family matches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urljoin, urlsplit
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from . import dates
+from .encoding import decode_html, looks_binary
+from .profiles import Family, Profiles, load
+from .text import clean
+
+FIELDS = (
+    "url", "site", "family", "title", "published", "summary", "body", "captions",
+    "images", "byline", "source", "attachments", "language", "warnings",
+)
+
+WARNINGS = {
+    "empty_input": "the file is empty",
+    "not_html": "the bytes are not an HTML page (binary data)",
+    "truncated_html": "the document ends before </html>; text may be cut off",
+    "charset_mismatch": "the declared charset contradicts the bytes; decoded as {}",
+    "generic_fallback": "no layout family matched; generic extraction (trafilatura) used",
+    "not_article": "this looks like a listing, home or search page, not an article",
+    "no_title": "no title found",
+    "no_body": "no article text found",
+    "no_date": "no publication date found anywhere on the page",
+    "date_from_body": "the layout shows no date; taken from the article text",
+    "year_inferred": "the date shows no year; the year was taken from elsewhere on the page",
+    "date_parsed_loosely": "the date slot was read by dateparser, not a known pattern",
+}
+
+_BLOCK = frozenset(
+    "p div section article main header footer aside nav h1 h2 h3 h4 h5 h6 li ul ol dl dt dd "
+    "blockquote figure figcaption center pre address tr td th tbody thead tfoot caption form "
+    "fieldset table hr head item list row cell quote".split()
+)
+_HEADINGS = frozenset("h1 h2 h3 h4 h5 h6 head".split())
+_ITALIC = frozenset(("em", "i"))
+_BOLD = frozenset(("strong", "b"))
+_STYLE_ALIGN = re.compile(r"text-align\s*:\s*(right|center|justify|left)", re.I)
+_STYLE_ITALIC = re.compile(r"font-style\s*:\s*italic", re.I)
+_STYLE_BOLD = re.compile(r"font-weight\s*:\s*(bold|[6-9]00)", re.I)
+_CAPTION_CLASS = re.compile(r"caption|chuthich|chu-thich|image-desc|img-desc|figcaption", re.I)
+_SOURCE = re.compile(r"^\(?\s*nguồn\s*:\s*(?P<src>.+?)\s*\)?\s*\.?$", re.I)
+_BYLINE_PREFIX = re.compile(
+    r"^(tin|bài|ảnh|tin, ảnh|tin và ảnh|bài, ảnh|bài và ảnh|bài và ảnh|tin - ảnh|"
+    r"pv|phóng viên|ctv|cộng tác viên|tác giả|người viết)\b", re.I
+)
+_SENTENCE_END = re.compile(r"(\./\.|[.;:!?…])$")
+
+
+@dataclass
+class Block:
+    kind: str  # "p", "img", "table"
+    text: str = ""
+    src: str = ""
+    align: str = ""
+    italic: bool = False
+    bold: bool = False
+    caption_hint: bool = False
+    skip_image: bool = False
+
+
+@dataclass
+class _Ctx:
+    align: str = ""
+    italic: bool = False
+    bold: bool = False
+    caption: bool = False
+    doc_link: bool = False
+
+
+class _Walker:
+    """Turns an element tree into paragraphs, images and tables, in reading order."""
+
+    def __init__(self, url: str, profiles: Profiles):
+        self.url = url
+        self.profiles = profiles
+        self.blocks: list[Block] = []
+        self.chunks: list[tuple[str, bool, bool]] = []
+        self.para_ctx: _Ctx | None = None
+
+    def flush(self) -> None:
+        if self.chunks:
+            text = clean("".join(c[0] for c in self.chunks))
+            if text:
+                visible = [c for c in self.chunks if c[0].strip()]
+                ctx = self.para_ctx or _Ctx()
+                self.blocks.append(Block(
+                    "p", text, align=ctx.align,
+                    italic=all(c[1] for c in visible), bold=all(c[2] for c in visible),
+                    caption_hint=ctx.caption,
+                ))
+        self.chunks = []
+        self.para_ctx = None
+
+    def add(self, text: str | None, ctx: _Ctx) -> None:
+        if text:
+            if not self.chunks:
+                self.para_ctx = ctx
+            self.chunks.append((text, ctx.italic, ctx.bold))
+
+    def walk(self, el, ctx: _Ctx) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        tag = tag.lower().rpartition("}")[2]
+        if tag == "br":
+            self.flush()
+            return
+        if tag in ("img", "graphic"):
+            self.flush()
+            src = el.get("src") or el.get("data-src") or ""
+            if src and not src.startswith("data:"):
+                self.blocks.append(Block(
+                    "img", src=urljoin(self.url, src.strip()),
+                    skip_image=ctx.doc_link or self._tiny(el)
+                    or bool(self.profiles.image_skip.search(src)),
+                ))
+            return
+        if tag == "table" and self._is_data_table(el):
+            self.flush()
+            rows = []
+            for tr in el.iter("tr", "row"):
+                cells = [clean(c.text_content() if hasattr(c, "text_content") else
+                               "".join(c.itertext()))
+                         for c in tr if isinstance(c.tag, str)]
+                cells = [c for c in cells if c]
+                if cells:
+                    rows.append(" | ".join(cells))
+            if rows:
+                self.blocks.append(Block("table", "\n".join(rows)))
+            return
+        if not tag:  # comment or processing instruction
+            return
+        block = tag in _BLOCK
+        style = el.get("style") or ""
+        klass = el.get("class") or ""
+        child_ctx = _Ctx(ctx.align, ctx.italic, ctx.bold, ctx.caption, ctx.doc_link)
+        align = el.get("align") or ""
+        m = _STYLE_ALIGN.search(style)
+        if m:
+            align = m.group(1)
+        if align:
+            child_ctx.align = align.lower()
+        if tag in _ITALIC or _STYLE_ITALIC.search(style) or el.get("rend") == "#i":
+            child_ctx.italic = True
+        if tag in _BOLD or _STYLE_BOLD.search(style) or el.get("rend") == "#b" or tag in _HEADINGS:
+            child_ctx.bold = True
+        if tag == "figcaption" or (klass and _CAPTION_CLASS.search(klass)):
+            child_ctx.caption = True
+        if tag == "a" and self._is_doc(el.get("href") or ""):
+            child_ctx.doc_link = True
+        if block:
+            self.flush()
+        self.add(el.text, child_ctx)
+        for child in el:
+            self.walk(child, child_ctx)
+            if child.tail:
+                self.add(child.tail, child_ctx)
+        if block:
+            self.flush()
+
+    def _is_doc(self, href: str) -> bool:
+        path = urlsplit(href).path.lower()
+        return path.rpartition(".")[2] in self.profiles.attachment_ext
+
+    @staticmethod
+    def _tiny(img) -> bool:
+        for attr in ("width", "height"):
+            v = (img.get(attr) or "").strip().rstrip("px")
+            if v.isdigit() and int(v) < 40:
+                return True
+        return False
+
+    @staticmethod
+    def _is_data_table(table) -> bool:
+        """Text tables are kept as text; tables that lay out images or whole articles are walked."""
+        if table.xpath(".//img | .//graphic | .//table"):
+            return False
+        texts = [clean("".join(c.itertext())) for c in table.iter("td", "th", "cell")]
+        return bool(texts) and max(len(t) for t in texts) <= 400
+
+
+@dataclass
+class Record:
+    """The extracted article; ``as_dict()`` gives the documented JSON shape."""
+
+    url: str
+    site: str
+    family: str = "generic"
+    title: str | None = None
+    published: str | None = None
+    summary: str | None = None
+    body: str | None = None
+    captions: list[str] = field(default_factory=list)
+    images: list[dict] = field(default_factory=list)
+    byline: str | None = None
+    source: str | None = None
+    attachments: list[dict] = field(default_factory=list)
+    language: str = "vi"
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, code: str, *args) -> None:
+        if not any(w.split(":", 1)[0] == code for w in self.warnings):
+            self.warnings.append(f"{code}: {WARNINGS[code].format(*args)}")
+
+    @property
+    def warning_codes(self) -> list[str]:
+        return [w.split(":", 1)[0] for w in self.warnings]
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in FIELDS}
+
+
+def site_of(url: str) -> str:
+    """The host (lowercase) with a non-default port, e.g. ``sgddt.backan.gov.vn``."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port and (parts.scheme, port) not in (("http", 80), ("https", 443)):
+        return f"{host}:{port}"
+    return host
+
+
+def _first(selectors, root, article) -> list:
+    for sel in selectors:
+        found = sel(root, article)
+        if found:
+            return found
+    return []
+
+
+def _text(el) -> str:
+    return clean(" ".join(el.itertext())) if el is not None else ""
+
+
+def _parse(text: str):
+    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    try:
+        return lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def _meta(root, *names: str) -> str | None:
+    for name in names:
+        found = root.xpath(f"//meta[@property='{name}' or @name='{name}' or @itemprop='{name}']/@content")
+        if found and found[0].strip():
+            return found[0].strip()
+    return None
+
+
+def detect_family(root, profiles: Profiles | None = None) -> Family | None:
+    """The first family whose markers are on the page, else None (generic)."""
+    profiles = profiles or load()
+    for fam in profiles.families:
+        if any(sel(root) for sel in fam.detect):
+            return fam
+    return None
+
+
+def extract_article(html: bytes | str, url: str, *, content_type: str | None = None,
+                    profiles: Profiles | None = None) -> dict:
+    """Extract one article record (see FIELDS and docs) from a page's bytes or text."""
+    return extract_record(html, url, content_type=content_type, profiles=profiles).as_dict()
+
+
+def extract_record(html: bytes | str, url: str, *, content_type: str | None = None,
+                   profiles: Profiles | None = None) -> Record:
+    profiles = profiles or load()
+    rec = Record(url=url, site=site_of(url))
+    if isinstance(html, str):
+        text = html
+        if not text.strip():
+            rec.warn("empty_input")
+            return rec
+    else:
+        if not html.strip():
+            rec.warn("empty_input")
+            return rec
+        if looks_binary(html):
+            rec.warn("not_html")
+            return rec
+        decoded = decode_html(html, content_type)
+        text = decoded.text
+        if decoded.mismatch:
+            rec.warn("charset_mismatch", decoded.encoding)
+    if "<" not in text[:2048] or not re.search(r"<\s*(html|body|head|div|p|!doctype)\b", text, re.I):
+        rec.warn("not_html")
+        return rec
+    if not re.search(r"</html\s*>", text[-2048:], re.I):
+        rec.warn("truncated_html")
+    root = _parse(text)
+    if root is None:
+        rec.warn("not_html")
+        return rec
+    for el in profiles.prune(root):
+        if el.getparent() is not None:
+            el.drop_tree()
+    family = detect_family(root, profiles)
+    if family is not None:
+        rec.family = family.name
+        _extract_family(root, family, profiles, rec)
+    else:
+        _extract_generic(root, profiles, rec)
+    return rec
+
+
+def _protect(*els) -> set:
+    """Elements that must survive widget removal: the fields and all their ancestors."""
+    keep = set()
+    for el in els:
+        while el is not None:
+            keep.add(el)
+            el = el.getparent()
+    return keep
+
+
+def _drop_widgets(scopes, selectors, keep: set) -> None:
+    for scope in scopes:
+        if scope is None:
+            continue
+        for sel in selectors:
+            for el in sel.compiled(scope):
+                if el not in keep and el.getparent() is not None:
+                    el.drop_tree()
+
+
+def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> None:
+    articles = _first(family.article, root, None)
+    article = articles[0] if articles else None
+    titles = _first(family.title, root, article)
+    title_el = next((t for t in titles if _text(t)), None)
+    bodies = _first(family.body, root, article)
+    body_el = bodies[0] if bodies else None
+    summaries = _first(family.summary, root, article)
+    summary_el = next((s for s in summaries if _text(s)), None)
+    if article is None or body_el is None:
+        rec.warn("not_article")
+        rec.title = _text(title_el) or _page_title(root)
+        return
+    keep = _protect(title_el, body_el, summary_el)
+    # Related lists, comments and share bars go before dates are read, so a related
+    # article's date is never taken for this one's.
+    _drop_widgets({article, body_el}, profiles.drop + family.drop, keep)
+    rec.title = _text(title_el) or _page_title(root)
+    rec.summary = _text(summary_el) or None
+
+    slot_texts = [_text(el) for el in _first(family.date, root, article)]
+    _assign_date(root, rec, slot_texts, body_el)
+    _read_body(body_el, rec, profiles, article)
+
+
+def _page_title(root) -> str | None:
+    og = _meta(root, "og:title")
+    if og:
+        return clean(og)
+    t = root.find(".//title")
+    return clean(t.text_content()) or None if t is not None else None
+
+
+def _assign_date(root, rec: Record, slot_texts: list[str], body_el) -> None:
+    """Date slot -> meta tags -> body text -> nothing (with a warning for each fallback)."""
+    year = None
+    for text in slot_texts:
+        found = dates.find_date(text, allow_yearless=False)
+        if found:
+            rec.published = found.value
+            return
+    for text in slot_texts:
+        if dates.YEARLESS.search(text):
+            year = year or _page_year(root, rec)
+            found = dates.find_date(text, default_year=year)
+            if found:
+                rec.published = found.value
+                rec.warn("year_inferred")
+                return
+    meta = _meta(root, "article:published_time", "datePublished", "pubdate", "date",
+                 "dc.date", "DC.date.issued")
+    if meta and (iso := dates.parse_iso(meta)):
+        rec.published = iso
+        return
+    for t in root.xpath("//time[@datetime]/@datetime"):
+        if iso := dates.parse_iso(t):
+            rec.published = iso
+            return
+    for text in slot_texts:
+        if (loose := dates.parse_with_dateparser(text)):
+            rec.published = loose
+            rec.warn("date_parsed_loosely")
+            return
+    if body_el is not None:
+        found = dates.find_date(_text(body_el), allow_yearless=False, with_time=False)
+        if found:
+            rec.published = found.value
+            rec.warn("date_from_body")
+            return
+    rec.warn("no_date")
+
+
+def _page_year(root, rec: Record) -> int | None:
+    year = dates.page_year([_text(root)])
+    if year is None:
+        years = dates.YEAR.findall(" ".join(filter(None, (rec.title, _text(root)))))
+        year = int(max(set(years), key=years.count)) if years else None
+    return year
+
+
+def _read_body(body_el, rec: Record, profiles: Profiles, article) -> None:
+    walker = _Walker(rec.url, profiles)
+    walker.walk(body_el, _Ctx())
+    walker.flush()
+    _assemble(walker.blocks, rec, profiles)
+    _collect_attachments(article if article is not None else body_el, rec, profiles)
+
+
+def _assemble(blocks: list[Block], rec: Record, profiles: Profiles) -> None:
+    """Blocks -> body paragraphs, images with captions, byline and source."""
+    blocks = [b for b in blocks if b.kind != "p" or not profiles.boilerplate.search(b.text)]
+    paragraphs: list[Block] = []
+    i = 0
+    while i < len(blocks):
+        b = blocks[i]
+        if b.kind == "img":
+            caption = None
+            nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+            if (not b.skip_image and nxt is not None and nxt.kind == "p"
+                    and _is_caption(nxt)):
+                caption = nxt.text
+                i += 1
+            if not b.skip_image:
+                rec.images.append({"src": b.src, "caption": caption})
+                if caption:
+                    rec.captions.append(caption)
+        elif b.caption_hint and b.kind == "p" and len(b.text) < 400:
+            # A figcaption whose image was chrome or missing: still not body text.
+            rec.captions.append(b.text)
+        else:
+            paragraphs.append(b)
+        i += 1
+
+    # Source and byline sit at the end; the source line may come after the byline.
+    for _ in range(2):
+        if paragraphs and rec.source is None:
+            m = _SOURCE.match(paragraphs[-1].text)
+            if m:
+                rec.source = m.group("src")
+                paragraphs.pop()
+                continue
+        if paragraphs and rec.byline is None and _is_byline(paragraphs[-1], len(paragraphs)):
+            rec.byline = paragraphs.pop().text
+            continue
+        break
+
+    texts = [p.text for p in paragraphs]
+    if texts and rec.title and texts[0] == rec.title:
+        texts.pop(0)
+    if texts and rec.summary and texts[0] == rec.summary:
+        texts.pop(0)
+    if rec.summary:
+        # A lead shown only inside the body is still the lead, once.
+        texts = [t for t in texts if t != rec.summary]
+    rec.body = "\n\n".join(texts) or None
+    if not rec.body:
+        rec.warn("no_body")
+    if not rec.title:
+        rec.warn("no_title")
+
+
+def _is_caption(b: Block) -> bool:
+    if len(b.text) > 400:
+        return False
+    return b.caption_hint or b.italic or b.align == "center"
+
+
+def _is_byline(b: Block, n_paragraphs: int) -> bool:
+    text = b.text
+    if n_paragraphs < 2 or len(text) > 90 or len(text.split()) > 14:
+        return False
+    if _BYLINE_PREFIX.match(text):
+        return True
+    if _SENTENCE_END.search(text) and not text.endswith(")"):
+        return False
+    if b.align == "right" or b.bold or b.italic:
+        return True
+    words = text.replace("-", " ").split()
+    return len(words) <= 5 and all(w[:1].isupper() for w in words)
+
+
+def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
+    seen = set()
+    for a in scope.iter("a"):
+        href = (a.get("href") or "").strip()
+        path = urlsplit(href).path
+        if not href or path.lower().rpartition(".")[2] not in profiles.attachment_ext:
+            continue
+        url = urljoin(rec.url, href)
+        if url in seen:
+            continue
+        seen.add(url)
+        name = _text(a) or clean(unquote(PurePosixPath(path).name))
+        rec.attachments.append({"url": url, "name": name})
+
+
+def _extract_generic(root, profiles: Profiles, rec: Record) -> None:
+    """No family matched: trafilatura finds the main content; our rules read the fields."""
+    import trafilatura
+
+    rec.warn("generic_fallback")
+    heads = root.xpath("//article//h1 | //h1[contains(@class, 'title')]")
+    og = _meta(root, "og:title")
+    first_h1 = root.xpath("//h1")
+    rec.title = (_text(heads[0]) if heads else None) or (clean(og) if og else None) or (
+        _text(first_h1[0]) if first_h1 else None) or _page_title(root)
+    meta_date = _meta(root, "article:published_time", "datePublished", "pubdate")
+    time_dt = root.xpath("//time[@datetime]/@datetime")
+    links = root.xpath("//a[string-length(normalize-space(.)) > 25]")
+    doc = trafilatura.bare_extraction(
+        root, url=rec.url, include_comments=False, include_tables=True,
+        include_images=True, include_links=False, with_metadata=False,
+        favor_precision=True,
+    )
+    body = getattr(doc, "body", None) if doc is not None else None
+    text_len = len(clean(" ".join(body.itertext()))) if body is not None else 0
+    if body is None or text_len < 200 or (len(links) > 30 and text_len < 1500):
+        rec.warn("not_article")
+        return
+    walker = _Walker(rec.url, profiles)
+    walker.walk(body, _Ctx())
+    walker.flush()
+    _assemble(walker.blocks, rec, profiles)
+    slot = [d for d in (meta_date, *time_dt) if d]
+    for value in slot:
+        if iso := dates.parse_iso(value):
+            rec.published = iso
+            break
+    else:
+        body_text = rec.body or ""
+        found = dates.find_date(body_text, allow_yearless=False, with_time=False)
+        if found:
+            rec.published = found.value
+            rec.warn("date_from_body")
+        else:
+            rec.warn("no_date")
+    _collect_attachments(root, rec, profiles)

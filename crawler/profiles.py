@@ -1,0 +1,107 @@
+"""Layout families loaded from ``families.toml`` and compiled once."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from lxml import etree
+
+PROFILE_PATH = Path(__file__).with_name("families.toml")
+_MACRO = re.compile(r"\{(wp|cls|id):([^}]+)\}")
+
+
+def _expand(xpath: str) -> str:
+    def sub(m: re.Match) -> str:
+        kind, arg = m.group(1), m.group(2)
+        if kind == "wp":
+            return (
+                "//div[contains(concat(' ', normalize-space(@class), ' '), ' ms-WPBody ')]"
+                "[preceding-sibling::div[contains(@class, 'ms-webpart-chrome-title')][1]"
+                f"[contains(., '{arg}')]]"
+            )
+        attr = "@class" if kind == "cls" else "@id"
+        return " or ".join(f"contains({attr}, '{name}')" for name in arg.split("|"))
+
+    return _MACRO.sub(sub, xpath)
+
+
+@dataclass
+class Selector:
+    """One XPath, absolute or relative to the family's article element."""
+
+    source: str
+    relative: bool
+    compiled: etree.XPath
+
+    def __call__(self, root, article=None) -> list:
+        if self.relative:
+            return self.compiled(article) if article is not None else []
+        return self.compiled(root)
+
+
+def _selectors(xpaths: list[str]) -> list[Selector]:
+    out = []
+    for xp in xpaths:
+        relative = xp.startswith("{article}")
+        text = "." + xp[len("{article}"):] if relative else xp
+        out.append(Selector(xp, relative, etree.XPath(_expand(text))))
+    return out
+
+
+@dataclass
+class Family:
+    name: str
+    description: str
+    detect: list[Selector]
+    article: list[Selector]
+    title: list[Selector]
+    date: list[Selector]
+    summary: list[Selector]
+    body: list[Selector]
+    drop: list[Selector]
+    canonical_params: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Profiles:
+    families: list[Family]
+    prune: etree.XPath
+    drop: list[Selector]
+    boilerplate: re.Pattern
+    attachment_ext: frozenset[str]
+    image_skip: re.Pattern
+
+    def family(self, name: str) -> Family | None:
+        return next((f for f in self.families if f.name == name), None)
+
+
+@lru_cache(maxsize=4)
+def load(path: str | Path = PROFILE_PATH) -> Profiles:
+    """Parse and compile the profile file (cached: compile once per process)."""
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    common = data["common"]
+    families = []
+    for name, spec in data["families"].items():
+        families.append(
+            Family(
+                name=name,
+                description=spec.get("description", ""),
+                **{
+                    key: _selectors(spec.get(key, []))
+                    for key in ("detect", "article", "title", "date", "summary", "body", "drop")
+                },
+                canonical_params=spec.get("canonical_params", []),
+            )
+        )
+    return Profiles(
+        families=families,
+        prune=etree.XPath(" | ".join(_expand(x) for x in common["prune"])),
+        drop=_selectors(common["drop"]),
+        boilerplate=re.compile("|".join(f"(?:{p})" for p in common["boilerplate"]), re.I),
+        attachment_ext=frozenset(common["attachment_ext"]),
+        image_skip=re.compile("|".join(common["image_skip"])),
+    )
