@@ -87,6 +87,102 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scrapy_settings(db: Path, overrides: list[str], log_level: str):
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.set("ARCHIVE_DB", str(db), priority="cmdline")
+    logs = db.parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    from datetime import datetime
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    settings.set("LOG_FILE", str(logs / f"crawl-{stamp}.log"), priority="cmdline")
+    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"crawler: -s expects NAME=VALUE, got {item!r}")
+        settings.set(name.strip(), value, priority="cmdline")
+    return settings
+
+
+def run_crawl(spider_kwargs: dict, db: Path, overrides: list[str] | None = None,
+              log_level: str = "INFO") -> dict:
+    """Run the portal spider in this process; return the crawl's row from the archive."""
+    from scrapy.crawler import CrawlerProcess
+
+    from spiders.portal import PortalSpider
+
+    settings = _scrapy_settings(db, overrides or [], log_level)
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawler = process.create_crawler(PortalSpider)
+    process.crawl(crawler, **spider_kwargs)
+    process.start()
+    spider = crawler.spider
+    crawl_id = getattr(spider, "crawl_id", None)
+    from .store import Archive
+
+    row = Archive(db).crawl(crawl_id) if crawl_id else {}
+    row = dict(row or {})
+    row["log_file"] = settings.get("LOG_FILE")
+    return row
+
+
+def _print_crawl(row: dict, db: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"crawl {row.get('id', '?')}: {row.get('status', '?')}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("pages_fetched", "articles_new", "articles_changed", "articles_unchanged",
+                "errors", "started", "finished"):
+        table.add_row(key.replace("_", " "), str(row.get(key, "")))
+    console = Console()
+    console.print(table)
+    console.print(f"archive: {db}\nlog: {row.get('log_file')}")
+    console.print(f"browse it: python -m crawler serve --db {db}")
+
+
+def _db_arg(value: str | None) -> Path:
+    return Path(value).expanduser().resolve() if value else ROOT / "data" / "archive.db"
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from .sites import load_sites
+
+    registry = load_sites()
+    if args.all:
+        kwargs = {"all": "1"}
+    elif args.start_url:
+        kwargs = {"start_url": args.start_url, "family": args.family}
+    elif args.sites:
+        unknown = [s for s in args.sites if s not in registry]
+        if unknown:
+            print(f"crawler crawl: unknown site(s) {', '.join(unknown)}; "
+                  "see `python -m crawler sites`", file=sys.stderr)
+            return 2
+        kwargs = {"sites": ",".join(args.sites)}
+    else:
+        print("crawler crawl: name a site, --all, or --start-url URL", file=sys.stderr)
+        return 2
+    db = _db_arg(args.db)
+    row = run_crawl(kwargs, db, args.set, args.log_level)
+    _print_crawl(row, db)
+    return 0 if str(row.get("status", "")).startswith("finished") else 1
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    from .sites import load_sites
+
+    for site in load_sites().values():
+        mark = "" if site.verified else "  (not yet verified)"
+        print(f"{site.key:16} {site.family:17} {site.name}{mark}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crawler", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +198,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(ROOT / "data" / "demo-records.jsonl"),
                    help="where to write the records (JSON Lines)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("crawl", help="crawl registered sites, or any portal by start URL")
+    p.add_argument("sites", nargs="*", help="site names from `python -m crawler sites`")
+    p.add_argument("--all", action="store_true", help="every site in the registry")
+    p.add_argument("--start-url", help="crawl a portal that has no profile")
+    p.add_argument("--family", default="auto", help="layout family for --start-url (default: auto)")
+    p.add_argument("--db", help="archive file (default: data/archive.db in the project)")
+    p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="Scrapy setting override (repeatable)")
+    p.add_argument("--log-level", default="INFO", help="log file level (default INFO)")
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("sites", help="list the registered sites")
+    p.set_defaults(func=cmd_sites)
 
     p = sub.add_parser("families", help="list the layout families the extractor knows")
     p.set_defaults(func=cmd_families)

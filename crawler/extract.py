@@ -330,7 +330,9 @@ def _protect(*els) -> set:
     return keep
 
 
-def _drop_widgets(scopes, selectors, keep: set) -> None:
+def _drop_widgets(scopes, selectors, keep: set) -> list:
+    """Remove widgets; return them (detached) since a year-less date may need their dates."""
+    dropped = []
     for scope in scopes:
         if scope is None:
             continue
@@ -338,6 +340,8 @@ def _drop_widgets(scopes, selectors, keep: set) -> None:
             for el in sel.compiled(scope):
                 if el not in keep and el.getparent() is not None:
                     el.drop_tree()
+                    dropped.append(el)
+    return dropped
 
 
 def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> None:
@@ -356,12 +360,12 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> No
     keep = _protect(title_el, body_el, summary_el)
     # Related lists, comments and share bars go before dates are read, so a related
     # article's date is never taken for this one's.
-    _drop_widgets({article, body_el}, profiles.drop + family.drop, keep)
+    dropped = _drop_widgets({article, body_el}, profiles.drop + family.drop, keep)
     rec.title = _text(title_el) or _page_title(root)
     rec.summary = _text(summary_el) or None
 
     slot_texts = [_text(el) for el in _first(family.date, root, article)]
-    _assign_date(root, rec, slot_texts, body_el)
+    _assign_date(root, rec, slot_texts, body_el, dropped)
     _read_body(body_el, rec, profiles, article)
 
 
@@ -373,7 +377,7 @@ def _page_title(root) -> str | None:
     return clean(t.text_content()) or None if t is not None else None
 
 
-def _assign_date(root, rec: Record, slot_texts: list[str], body_el) -> None:
+def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=()) -> None:
     """Date slot -> meta tags -> body text -> nothing (with a warning for each fallback)."""
     year = None
     for text in slot_texts:
@@ -383,7 +387,7 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el) -> None:
             return
     for text in slot_texts:
         if dates.YEARLESS.search(text):
-            year = year or _page_year(root, rec)
+            year = year or _page_year([root, *dropped], rec)
             found = dates.find_date(text, default_year=year)
             if found:
                 rec.published = found.value
@@ -412,10 +416,11 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el) -> None:
     rec.warn("no_date")
 
 
-def _page_year(root, rec: Record) -> int | None:
-    year = dates.page_year([_text(root)])
+def _page_year(elements, rec: Record) -> int | None:
+    texts = [_text(el) for el in elements]
+    year = dates.page_year(texts)
     if year is None:
-        years = dates.YEAR.findall(" ".join(filter(None, (rec.title, _text(root)))))
+        years = dates.YEAR.findall(" ".join(filter(None, (rec.title, *texts))))
         year = int(max(set(years), key=years.count)) if years else None
     return year
 

@@ -64,6 +64,27 @@ class Family:
     body: list[Selector]
     drop: list[Selector]
     canonical_params: list[str] = field(default_factory=list)
+    article_url: list[re.Pattern] = field(default_factory=list)
+    listing_url: list[re.Pattern] = field(default_factory=list)
+
+    def is_article_url(self, url: str) -> bool:
+        return any(p.search(url) for p in self.article_url)
+
+    def is_listing_url(self, url: str) -> bool:
+        return any(p.search(url) for p in self.listing_url)
+
+
+@dataclass
+class CrawlRules:
+    """What every spider avoids and how it recognizes listing continuations."""
+
+    deny: list[re.Pattern]
+    postback_arg: re.Pattern
+    postback_target: re.Pattern
+    more_text: re.Pattern
+
+    def denied(self, url: str) -> bool:
+        return any(p.search(url) for p in self.deny)
 
 
 @dataclass
@@ -74,6 +95,7 @@ class Profiles:
     boilerplate: re.Pattern
     attachment_ext: frozenset[str]
     image_skip: re.Pattern
+    crawl: CrawlRules
 
     def family(self, name: str) -> Family | None:
         return next((f for f in self.families if f.name == name), None)
@@ -95,6 +117,8 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
                     for key in ("detect", "article", "title", "date", "summary", "body", "drop")
                 },
                 canonical_params=spec.get("canonical_params", []),
+                article_url=[re.compile(p) for p in spec.get("crawl", {}).get("article_url", [])],
+                listing_url=[re.compile(p) for p in spec.get("crawl", {}).get("listing_url", [])],
             )
         )
     return Profiles(
@@ -104,4 +128,10 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
         boilerplate=re.compile("|".join(f"(?:{p})" for p in common["boilerplate"]), re.I),
         attachment_ext=frozenset(common["attachment_ext"]),
         image_skip=re.compile("|".join(common["image_skip"])),
+        crawl=CrawlRules(
+            deny=[re.compile(p) for p in data["crawl"]["deny"]],
+            postback_arg=re.compile(data["crawl"]["postback_arg"]),
+            postback_target=re.compile(data["crawl"]["postback_target"]),
+            more_text=re.compile(data["crawl"]["more_text"]),
+        ),
     )

@@ -1,0 +1,73 @@
+"""Downloader components switched on in settings: polite retries, canonical de-duplication."""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import Request
+from scrapy.utils.request import fingerprint
+
+logger = logging.getLogger(__name__)
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries (5xx, timeouts, connection errors) plus backoff for the whole site.
+
+    Each retry doubles the site's download delay (up to AUTOTHROTTLE_MAX_DELAY), so a server
+    that answers with errors is asked less often, not more; AutoThrottle brings the delay
+    back down as answers come back healthy.
+    """
+
+    def _retry(self, request: Request, reason):  # noqa: ANN001 - Scrapy's signature
+        new_request = super()._retry(request, reason)
+        if new_request is not None:
+            self._back_off(request)
+        return new_request
+
+    def _back_off(self, request: Request) -> None:
+        engine = getattr(self.crawler, "engine", None)
+        downloader = getattr(engine, "downloader", None)
+        if downloader is None:
+            return
+        key = downloader.get_slot_key(request)
+        slot = downloader.slots.get(key)
+        if slot is None:
+            return
+        cap = self.crawler.settings.getfloat("AUTOTHROTTLE_MAX_DELAY", 60.0)
+        slot.delay = min(cap, max(slot.delay * 2, 1.0))
+        logger.info("backing off %s: delay now %.1f s", key, slot.delay)
+
+
+class CanonicalFingerprinter:
+    """Request fingerprints over the canonical URL, so one article under many URLs
+    (category parameter, session tokens, http/https) is fetched once."""
+
+    def __init__(self, crawler=None):  # noqa: ANN001
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001
+        return cls(crawler)
+
+    def fingerprint(self, request: Request) -> bytes:
+        if request.method == "GET":
+            canon = _canonical_for_fetch(request.url, request.meta.get("family"))
+            if canon != request.url:
+                request = request.replace(url=canon)
+        return fingerprint(request)
+
+
+def _canonical_for_fetch(url: str, family: str | None) -> str:
+    """Family identity rules (e.g. PublishingPortal's ItemID) apply to article-shaped URLs
+    only; a listing's ``l=``/``Page=`` parameters are what make it a different page."""
+    from .canonical import BadURL, canonical_url
+    from .profiles import load
+
+    fam = load().family(family) if family else None
+    if fam is None or not fam.is_article_url(url):
+        family = None
+    try:
+        return canonical_url(url, family)
+    except BadURL:
+        return url

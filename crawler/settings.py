@@ -1,0 +1,56 @@
+"""Scrapy settings for the portal crawler. Every non-default setting says why.
+
+`scrapy.cfg` points here; `python -m crawler crawl` loads the same module, so both ways
+of running a crawl behave alike. Override any of them with `-s NAME=VALUE`.
+"""
+
+BOT_NAME = "vngovnews"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# Be polite: these are small, publicly funded servers (PORTALS.md "Be polite").
+CONTACT = "https://github.com/vn-gov-news-archive/crawler (archive@vngovnews.org)"
+USER_AGENT = f"vngovnews-archiver/0.1 (+{CONTACT})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16  # across sites; one site never gets more than the next line
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_DELAY = 0.5
+# A stalled government server should not hold a slot for Scrapy's default 180 s:
+# give up after 30 s and retry later (BackoffRetryMiddleware slows the site down).
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Articles are a few hundred KB; anything past 20 MB is not a page we want.
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+# Traps the family rules miss still end: link depth and per-site page caps. Depth counts
+# hops away from listings; following a listing's pagination ("Trang sau", postback pages,
+# "Xem thêm") is not a hop, so a 2,000-page archive listing is read to its end.
+DEPTH_LIMIT = 0
+LINK_HOP_LIMIT = 6
+SITE_PAGE_CAP = 20000
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+}
+ITEM_PIPELINES = {
+    "pipelines.archive.ArchivePipeline": 300,
+}
+EXTENSIONS = {
+    "crawler.progress.Progress": 500,
+}
+# One article under many URLs (category, session tokens) is fetched once.
+REQUEST_FINGERPRINTER_CLASS = "crawler.middlewares.CanonicalFingerprinter"
+
+# Where the archive lives; everything a crawl writes goes beside it.
+ARCHIVE_DB = "data/archive.db"
+PROGRESS_ENABLED = True
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+TELNETCONSOLE_ENABLED = False
