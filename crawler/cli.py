@@ -10,7 +10,7 @@ from pathlib import Path
 from lxml import html as lxml_html
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = Path(__file__).with_name("samples")
+SAMPLES = ROOT / "tests" / "fixtures" / "pages"  # interim demo input: the seed pages
 
 
 def _url_from_page(data: bytes, fallback: str) -> str:
@@ -65,7 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .extract import extract_article
 
     console = Console()
-    pages = sorted(SAMPLES.glob("*.html"))
+    pages = sorted(SAMPLES.glob("seed_*.html"))
     table = Table(title=f"{len(pages)} bundled sample pages -> records")
     for col in ("page", "family", "published", "title", "paragraphs", "images", "byline", "warnings"):
         table.add_column(col, overflow="fold")

@@ -208,12 +208,15 @@ class Record:
     byline: str | None = None
     source: str | None = None
     attachments: list[dict] = field(default_factory=list)
-    language: str = "vi"
+    language: str | None = "vi"
     warnings: list[str] = field(default_factory=list)
 
     def warn(self, code: str, *args) -> None:
         if not any(w.split(":", 1)[0] == code for w in self.warnings):
             self.warnings.append(f"{code}: {WARNINGS[code].format(*args)}")
+
+    def warnings_has(self, code: str) -> bool:
+        return code in self.warning_codes
 
     @property
     def warning_codes(self) -> list[str]:
@@ -286,28 +289,23 @@ def extract_record(html: bytes | str, url: str, *, content_type: str | None = No
     if isinstance(html, str):
         text = html
         if not text.strip():
-            rec.warn("empty_input")
-            return rec
+            return _unreadable(rec, "empty_input")
     else:
         if not html.strip():
-            rec.warn("empty_input")
-            return rec
+            return _unreadable(rec, "empty_input")
         if looks_binary(html):
-            rec.warn("not_html")
-            return rec
+            return _unreadable(rec, "not_html")
         decoded = decode_html(html, content_type)
         text = decoded.text
         if decoded.mismatch:
             rec.warn("charset_mismatch", decoded.encoding)
     if "<" not in text[:2048] or not re.search(r"<\s*(html|body|head|div|p|!doctype)\b", text, re.I):
-        rec.warn("not_html")
-        return rec
+        return _unreadable(rec, "not_html")
     if not re.search(r"</html\s*>", text[-2048:], re.I):
         rec.warn("truncated_html")
     root = _parse(text)
     if root is None:
-        rec.warn("not_html")
-        return rec
+        return _unreadable(rec, "not_html")
     for el in profiles.prune(root):
         if el.getparent() is not None:
             el.drop_tree()
@@ -317,6 +315,13 @@ def extract_record(html: bytes | str, url: str, *, content_type: str | None = No
         _extract_family(root, family, profiles, rec)
     else:
         _extract_generic(root, profiles, rec)
+    return rec
+
+
+def _unreadable(rec: Record, code: str) -> Record:
+    """Nothing to read: the record says why, and claims no language."""
+    rec.language = None
+    rec.warn(code)
     return rec
 
 
@@ -361,6 +366,12 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> No
     # Related lists, comments and share bars go before dates are read, so a related
     # article's date is never taken for this one's.
     dropped = _drop_widgets({article, body_el}, profiles.drop + family.drop, keep)
+    if title_el is None and not _text(body_el):
+        # An article container with neither headline nor text (a banner or link
+        # portlet that happens to share the article markup): not an article page.
+        rec.warn("not_article")
+        rec.title = _page_title(root)
+        return
     rec.title = _text(title_el) or _page_title(root)
     rec.summary = _text(summary_el) or None
 
@@ -433,9 +444,17 @@ def _read_body(body_el, rec: Record, profiles: Profiles, article) -> None:
     _collect_attachments(article if article is not None else body_el, rec, profiles)
 
 
-def _assemble(blocks: list[Block], rec: Record, profiles: Profiles) -> None:
-    """Blocks -> body paragraphs, images with captions, byline and source."""
-    blocks = [b for b in blocks if b.kind != "p" or not profiles.boilerplate.search(b.text)]
+def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
+              known_captions: dict[str, str] | None = None) -> None:
+    """Blocks -> body paragraphs, images with captions, byline and source.
+
+    ``known_captions`` maps image src to a caption read from the original page, for
+    content that went through trafilatura (which drops figcaptions).
+    """
+    known_captions = known_captions or {}
+    caption_texts = set(known_captions.values())
+    blocks = [b for b in blocks if b.kind != "p" or not (
+        profiles.boilerplate.search(b.text) or b.text in caption_texts)]
     paragraphs: list[Block] = []
     i = 0
     while i < len(blocks):
@@ -443,7 +462,9 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles) -> None:
         if b.kind == "img":
             caption = None
             nxt = blocks[i + 1] if i + 1 < len(blocks) else None
-            if (not b.skip_image and nxt is not None and nxt.kind == "p"
+            if b.src in known_captions:
+                caption = known_captions[b.src]
+            elif (not b.skip_image and nxt is not None and nxt.kind == "p"
                     and _is_caption(nxt)):
                 caption = nxt.text
                 i += 1
@@ -480,7 +501,7 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles) -> None:
         # A lead shown only inside the body is still the lead, once.
         texts = [t for t in texts if t != rec.summary]
     rec.body = "\n\n".join(texts) or None
-    if not rec.body:
+    if not rec.body and not rec.warnings_has("not_article"):
         rec.warn("no_body")
     if not rec.title:
         rec.warn("no_title")
@@ -532,6 +553,13 @@ def _extract_generic(root, profiles: Profiles, rec: Record) -> None:
     rec.title = (_text(heads[0]) if heads else None) or (clean(og) if og else None) or (
         _text(first_h1[0]) if first_h1 else None) or _page_title(root)
     meta_date = _meta(root, "article:published_time", "datePublished", "pubdate")
+    known_captions = {}
+    for fig in root.xpath("//figure[.//img] | //*[contains(@class, 'wp-caption')][.//img]"):
+        cap = fig.xpath(".//figcaption | .//*[contains(@class, 'caption-text')]")
+        if cap and _text(cap[0]):
+            for img in fig.iter("img"):
+                if img.get("src"):
+                    known_captions[urljoin(rec.url, img.get("src").strip())] = _text(cap[0])
     time_dt = root.xpath("//time[@datetime]/@datetime")
     links = root.xpath("//a[string-length(normalize-space(.)) > 25]")
     doc = trafilatura.bare_extraction(
@@ -547,7 +575,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record) -> None:
     walker = _Walker(rec.url, profiles)
     walker.walk(body, _Ctx())
     walker.flush()
-    _assemble(walker.blocks, rec, profiles)
+    _assemble(walker.blocks, rec, profiles, known_captions)
     slot = [d for d in (meta_date, *time_dt) if d]
     for value in slot:
         if iso := dates.parse_iso(value):
