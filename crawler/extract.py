@@ -251,7 +251,12 @@ def _text(el) -> str:
     return clean(" ".join(el.itertext())) if el is not None else ""
 
 
+# Control characters (Word's vertical tab, stray NULs) are not allowed in an XML tree.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _parse(text: str):
+    text = _CONTROL.sub(" ", text)
     parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
     try:
         return lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)
