@@ -29,7 +29,7 @@ CATEGORY_WEIGHTS = [0.40, 0.30, 0.18, 0.12]
 # --------------------------------------------------------------------------- phrase bank
 DISTRICTS = [
     "Yên Bình", "Hòa An", "Đồng Tâm", "Thạch Lâm", "Phú Lương", "Ngân Sơn", "Lạc Thủy",
-    "Tân Kỳ", "Sơn Dương", "Xuân Trường", "thành phố Demo", "Bảo Yên",
+    "Tân Kỳ", "Sơn Dương", "Xuân Trường", "Bảo Yên",
 ]
 SCHOOL_NAMES = [
     "Chu Văn An", "Lê Quý Đôn", "Nguyễn Trãi", "Trần Hưng Đạo", "Phan Bội Châu",
@@ -192,77 +192,122 @@ class Article:
 
 
 # --------------------------------------------------------------------------- generation
-def _title(rng: random.Random, cat: str, when: datetime, sub: bool) -> tuple[str, dict]:
+def _story(rng: random.Random, cat: str, when: datetime, sub: bool) -> tuple[str, str, dict]:
+    """Title, lead and the context the body paragraphs draw on, told about one event."""
     sy = school_year(when)
     topic = rng.choice(TOPICS)
-    person = rng.choice(PEOPLE)
-    ctx = {"topic": topic, "person": person, "sy": sy}
+    name, role = person = rng.choice(PEOPLE)
+    dp = day_phrase(rng, when)
+    n = rng.randint(40, 260)
+    ctx = {"topic": topic, "person": person, "sy": sy, "event": "hội nghị"}
+    attend = (f"Tham dự có đồng chí {name}, {role}; cùng {n} đại biểu là cán bộ quản lý, "
+              f"giáo viên các trường học trên địa bàn.")
     if sub:
-        t = rng.choice([
-            f"Công đoàn ngành Giáo dục tổ chức {rng.choice(['Hội nghị', 'Tập huấn', 'Hội thảo'])} về {topic}",
-            f"Công đoàn ngành Giáo dục thăm, tặng quà giáo viên vùng khó khăn huyện {rng.choice(DISTRICTS)}",
-            f"Hội thi \"Giáo viên nữ duyên dáng, tài năng\" năm học {sy}",
-            f"Công đoàn ngành Giáo dục tổng kết phong trào thi đua \"Giỏi việc trường, đảm việc nhà\" năm học {sy}",
-            f"Đại hội Công đoàn cơ sở {school(rng)} nhiệm kỳ {when.year} - {when.year + 5}",
-        ])
-        ctx["event"] = "hoạt động"
-        return t, ctx
+        kind = rng.randrange(5)
+        d, sch = rng.choice(DISTRICTS), school(rng)
+        if kind == 0:
+            ev = rng.choice(["Hội nghị", "Tập huấn", "Hội thảo"])
+            ctx["event"] = lower_first(ev)
+            ctx["training"] = True
+            title = f"Công đoàn ngành Giáo dục tổ chức {ev} về {topic}"
+            lead = (f"{dp}, Công đoàn ngành Giáo dục tỉnh Demo đã tổ chức {lower_first(ev)} về "
+                    f"{topic} cho {n} cán bộ công đoàn cơ sở. {attend.split(';')[0]}.")
+        elif kind == 1:
+            ctx["event"] = "chuyến thăm"
+            title = f"Công đoàn ngành Giáo dục thăm, tặng quà giáo viên vùng khó khăn huyện {d}"
+            lead = (f"{dp}, đoàn công tác của Công đoàn ngành Giáo dục do đồng chí {name}, {role} "
+                    f"làm trưởng đoàn đã đến thăm, tặng {n} suất quà cho giáo viên các điểm trường "
+                    f"vùng khó khăn huyện {d}.")
+        elif kind == 2:
+            ctx["event"] = "hội thi"
+            title = f"Hội thi \"Giáo viên nữ duyên dáng, tài năng\" năm học {sy}"
+            lead = (f"{dp}, Công đoàn ngành Giáo dục tỉnh Demo tổ chức Hội thi \"Giáo viên nữ duyên "
+                    f"dáng, tài năng\" năm học {sy} với sự tham gia của {n % 40 + 12} thí sinh đến "
+                    f"từ các công đoàn cơ sở trực thuộc.")
+        elif kind == 3:
+            ctx["event"] = "hội nghị tổng kết"
+            title = (f"Công đoàn ngành Giáo dục tổng kết phong trào thi đua \"Giỏi việc trường, "
+                     f"đảm việc nhà\" năm học {sy}")
+            lead = (f"{dp}, Công đoàn ngành Giáo dục tỉnh Demo tổ chức hội nghị tổng kết phong trào "
+                    f"thi đua \"Giỏi việc trường, đảm việc nhà\" năm học {sy}. {attend}")
+        else:
+            ctx["event"] = "đại hội"
+            title = f"Đại hội Công đoàn cơ sở {sch} nhiệm kỳ {when.year} - {when.year + 5}"
+            lead = (f"{dp}, Công đoàn cơ sở {sch} tổ chức Đại hội lần thứ {rng.randint(3, 9)}, "
+                    f"nhiệm kỳ {when.year} - {when.year + 5}. Đại hội đã bầu Ban Chấp hành gồm "
+                    f"{rng.randint(3, 7)} đồng chí.")
+        return title, lead, ctx
     if cat == "Thongbao":
-        t = rng.choice([
-            f"Thông báo về việc tổ chức {rng.choice(CONTESTS)} năm học {sy}",
+        contest = rng.choice(CONTESTS)
+        kind = rng.randrange(5)
+        ctx["event"] = "kỳ thi" if kind in (0, 4) else "đợt tuyển sinh" if kind == 3 else "hội nghị"
+        title = [
+            f"Thông báo về việc tổ chức {contest} năm học {sy}",
             f"Thông báo lịch tiếp công dân của Giám đốc Sở GD&ĐT tháng {when.month}/{when.year}",
             f"Thông báo kết quả xét tuyển viên chức giáo dục năm {when.year}",
-            f"Thông báo tuyển sinh vào lớp 10 {school(rng).replace('Trường ', 'trường ')} năm học {sy}",
-            f"Thông báo về việc điều chỉnh thời gian {lower_first(rng.choice(EVENTS))} {topic}",
-            f"Thông báo danh sách thí sinh đạt giải {rng.choice(CONTESTS)}",
-        ])
-        ctx["event"] = "thông báo"
-        return t, ctx
+            f"Thông báo tuyển sinh vào lớp 10 trường THPT {rng.choice(SCHOOL_NAMES)} năm học {sy}",
+            f"Thông báo danh sách thí sinh đạt giải {contest}",
+        ][kind]
+        lead = (f"Sở GD&ĐT thông báo tới các phòng GD&ĐT, các đơn vị trực thuộc nội dung liên quan "
+                f"đến {lower_first(title.removeprefix('Thông báo ').removeprefix('về việc '))}; đề nghị "
+                f"các đơn vị nghiêm túc triển khai thực hiện.")
+        return title, lead, ctx
     if cat == "Vanban":
-        n = rng.randint(120, 3400)
-        t = rng.choice([
-            f"Công văn số {n}/SGDĐT-{rng.choice(DEPTS)} về việc hướng dẫn {topic}",
-            f"Kế hoạch số {n}/KH-SGDĐT triển khai {topic} năm học {sy}",
-            f"Quyết định số {n}/QĐ-SGDĐT ban hành quy chế {topic}",
+        num = rng.randint(120, 3400)
+        ctx.update(event="văn bản", number=num)
+        title = rng.choice([
+            f"Công văn số {num}/SGDĐT-{rng.choice(DEPTS)} về việc hướng dẫn {topic}",
+            f"Kế hoạch số {num}/KH-SGDĐT triển khai {topic} năm học {sy}",
+            f"Quyết định số {num}/QĐ-SGDĐT ban hành quy chế về {topic}",
             f"Hướng dẫn thực hiện nhiệm vụ {topic} năm học {sy}",
         ])
-        ctx["event"] = "văn bản"
-        ctx["number"] = n
-        return t, ctx
+        lead = (f"Sở Giáo dục và Đào tạo (GD&ĐT) ban hành văn bản hướng dẫn các đơn vị, trường học "
+                f"trên địa bàn tỉnh triển khai {topic} năm học {sy}.")
+        return title, lead, ctx
     event = rng.choice(EVENTS)
-    ctx["event"] = event
-    t = rng.choice([
-        f"Sở Giáo dục và Đào tạo tổ chức {lower_first(event)} {topic} năm học {sy}",
-        f"{event} {topic} năm học {sy}",
-        f"Phòng GD&ĐT {rng.choice(DISTRICTS)} tổ chức {lower_first(event)} {topic}",
-        f"Đoàn công tác của Sở GD&ĐT kiểm tra {topic} tại huyện {rng.choice(DISTRICTS)}",
-        f"Tổng kết {rng.choice(CONTESTS)} năm học {sy}",
-        f"{rng.randint(12, 180)} học sinh đạt giải tại {rng.choice(CONTESTS)} năm học {sy}",
-        f"{school(rng)} tổ chức {rng.choice(ACTIVITIES)} về {topic}",
-        f"Đồng chí {person[0]}, {person[1]} dự {lower_first(event)} {topic}",
-    ])
-    return t, ctx
-
-
-def _lead(rng: random.Random, cat: str, when: datetime, ctx: dict, sub: bool) -> str:
-    dp = day_phrase(rng, when)
-    name, role = ctx["person"]
-    topic = ctx["topic"]
-    if cat == "Vanban":
-        return (f"Sở Giáo dục và Đào tạo (GD&ĐT) ban hành văn bản hướng dẫn các đơn vị, "
-                f"trường học trên địa bàn tỉnh triển khai {topic} năm học {ctx['sy']}.")
-    if cat == "Thongbao":
-        return (f"Sở GD&ĐT thông báo tới các phòng GD&ĐT, các đơn vị trực thuộc nội dung "
-                f"liên quan đến {topic}; đề nghị các đơn vị nghiêm túc triển khai thực hiện.")
-    who = "Công đoàn ngành Giáo dục tỉnh Demo" if sub else rng.choice([
-        "Sở Giáo dục và Đào tạo (GD&ĐT)", "Sở GD&ĐT", f"Phòng GD&ĐT huyện {rng.choice(DISTRICTS)}",
-    ])
-    s = (f"{dp}, {who} đã tổ chức {lower_first(ctx['event'])} {topic}. "
-         f"Tham dự có đồng chí {name}, {role}; cùng {rng.randint(40, 260)} đại biểu là cán bộ "
-         f"quản lý, giáo viên các trường học trên địa bàn.")
+    ev = lower_first(event)
+    ctx["event"] = ev.removesuffix(" về")
+    ctx["training"] = True
+    d, sch, contest = rng.choice(DISTRICTS), school(rng), rng.choice(CONTESTS)
+    org = rng.choice(["Sở Giáo dục và Đào tạo", f"Phòng GD&ĐT {d}"])
+    kind = rng.randrange(7)
+    if kind == 0:
+        title = f"{org} tổ chức {ev} {topic} năm học {sy}"
+        who = "Sở Giáo dục và Đào tạo (GD&ĐT)" if org.startswith("Sở") else f"Phòng GD&ĐT huyện {d}"
+        lead = f"{dp}, {who} đã tổ chức {ev} {topic}. {attend}"
+    elif kind == 1:
+        title = f"{event} {topic} năm học {sy}"
+        lead = f"{dp}, Sở GD&ĐT tổ chức {ev} {topic} năm học {sy}. {attend}"
+    elif kind == 2:
+        ctx["event"] = "đợt kiểm tra"
+        ctx["training"] = False
+        title = f"Đoàn công tác của Sở GD&ĐT kiểm tra {topic} tại huyện {d}"
+        lead = (f"{dp}, Đoàn công tác của Sở GD&ĐT do đồng chí {name}, {role} làm trưởng đoàn đã "
+                f"kiểm tra {topic} tại một số trường học trên địa bàn huyện {d}.")
+    elif kind == 3:
+        ctx["event"] = "lễ tổng kết"
+        ctx["training"] = False
+        title = f"Tổng kết {contest} năm học {sy}"
+        lead = (f"{dp}, Sở GD&ĐT tổ chức Lễ tổng kết và trao giải {contest} năm học {sy}. {attend}")
+    elif kind == 4:
+        ctx["event"] = "kỳ thi"
+        ctx["training"] = False
+        title = f"{n} học sinh đạt giải tại {contest} năm học {sy}"
+        lead = (f"Sở GD&ĐT vừa công bố kết quả {contest} năm học {sy}; toàn tỉnh có {n} học sinh "
+                f"đạt giải, trong đó có {n // 12 + 1} giải Nhất, {n // 5} giải Nhì.")
+    elif kind == 5:
+        act = rng.choice(ACTIVITIES)
+        ctx["event"] = act
+        ctx["training"] = False
+        title = f"{sch} tổ chức {act} về {topic}"
+        lead = f"{dp}, {sch} đã tổ chức {act} về {topic} cho {n * 3} học sinh toàn trường."
+    else:
+        title = f"Đồng chí {name}, {role} dự {ev} {topic}"
+        lead = (f"{dp}, đồng chí {name}, {role} đã dự và chỉ đạo {ev} {topic} do {org} "
+                f"tổ chức. Cùng dự có {n} đại biểu là cán bộ quản lý, giáo viên các trường học.")
     if rng.random() < 0.12:
-        s = "(Cổng TTĐT) " + s
-    return s
+        lead = "(Cổng TTĐT) " + lead
+    return title, lead, ctx
 
 
 def _paragraph(rng: random.Random, ctx: dict, when: datetime, sub: bool) -> str:
@@ -291,9 +336,6 @@ def _paragraph(rng: random.Random, ctx: dict, when: datetime, sub: bool) -> str:
          f"trường; {pct}% giáo viên được bồi dưỡng chuyên môn, nghiệp vụ theo quy định."),
         (f"Đồng chí {name}, {role} nhấn mạnh: \u201cMỗi cán bộ quản lý, giáo viên cần nêu cao tinh thần "
          f"trách nhiệm, chủ động đổi mới, sáng tạo để thực hiện thắng lợi nhiệm vụ năm học.\u201d"),
-        (f"Trong thời gian diễn ra {lower_first(ctx['event'])}, các học viên được nghe báo cáo viên "
-         f"trình bày các chuyên đề về {topic}, thực hành xây dựng kế hoạch bài dạy và trao đổi về "
-         f"những vướng mắc trong quá trình triển khai tại cơ sở."),
         (f"Dịp này, {school(rng)} đã giới thiệu mô hình {rng.choice(ACTIVITIES)} gắn với {topic}, "
          f"thu hút đông đảo học sinh và cha mẹ học sinh tham gia."),
         (f"Sở GD&ĐT yêu cầu thủ trưởng các đơn vị chỉ đạo, hướng dẫn cán bộ, giáo viên thực hiện "
@@ -306,6 +348,11 @@ def _paragraph(rng: random.Random, ctx: dict, when: datetime, sub: bool) -> str:
          f"đã có nhiều chuyển biến tích cực; chất lượng giáo dục mũi nhọn từng bước được nâng lên, "
          f"số học sinh đạt giải cấp tỉnh năm sau cao hơn năm trước."),
     ]
+    if ctx.get("training"):
+        options.append(
+            f"Trong thời gian diễn ra {ctx['event']}, các học viên được nghe báo cáo viên "
+            f"trình bày các chuyên đề về {topic}, thực hành xây dựng kế hoạch bài dạy và trao đổi về "
+            f"những vướng mắc trong quá trình triển khai tại cơ sở.")
     if sub:
         options += [
             (f"Năm học {sy}, Công đoàn ngành Giáo dục đã phối hợp với chuyên môn tổ chức tốt các phong "
@@ -320,8 +367,8 @@ def _paragraph(rng: random.Random, ctx: dict, when: datetime, sub: bool) -> str:
 def _caption(rng: random.Random, ctx: dict) -> str:
     name, role = rng.choice(PEOPLE)
     return rng.choice([
-        f"Đồng chí {name}, {role} phát biểu tại hội nghị",
-        "Toàn cảnh hội nghị",
+        f"Đồng chí {name}, {role} phát biểu tại {ctx['event']}",
+        f"Toàn cảnh {ctx['event']}",
         "Đại biểu dự hội nghị tại Sở GD&ĐT",
         f"Các em học sinh {school(rng)} trong {rng.choice(ACTIVITIES)}",
         "Ban Tổ chức trao giải cho các thí sinh đạt giải cao",
@@ -405,8 +452,7 @@ def _article(rng: random.Random, seed: int, item_id: int, prefix: str, cats: lis
              when: datetime) -> Article:
     sub = prefix == SUB_PREFIX
     cat = cats[0]
-    title, ctx = _title(rng, cat, when, sub)
-    lead = _lead(rng, cat, when, ctx, sub)
+    title, lead, ctx = _story(rng, cat, when, sub)
     n_par = rng.randint(3, 8)
     paragraphs: list[str] = []
     while len(paragraphs) < n_par:
