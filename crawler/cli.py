@@ -183,6 +183,21 @@ def cmd_sites(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Open the archive in Datasette (read-only and immutable with --public)."""
+    from .serve import ServeError, serve
+
+    try:
+        return serve(_serve_db(args.db), host=args.host, port=args.port, public=args.public)
+    except ServeError as exc:
+        print(f"crawler serve: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve_db(value: str | None) -> Path:
+    return Path(value).expanduser().resolve() if value else ROOT / "data" / "archive.db"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crawler", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sites", help="list the registered sites")
     p.set_defaults(func=cmd_sites)
+
+    p = sub.add_parser("serve", help="browse the archive in Datasette")
+    p.add_argument("--db", help="archive file (default: data/archive.db in the project)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    p.add_argument("--public", action="store_true",
+                   help="read-only for the public: immutable database, no download")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("families", help="list the layout families the extractor knows")
     p.set_defaults(func=cmd_families)

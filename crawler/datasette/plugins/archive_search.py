@@ -1,0 +1,91 @@
+"""Datasette plugin: ``?_search=`` on the archive's articles, insensitive to Vietnamese marks.
+
+The archive's full-text index is contentless and holds text with đ written d (see
+``crawler.store``), so Datasette's built-in search cannot use it as is: this plugin reads
+the same ``_search``, ``_search_COLUMN`` and ``_searchmode`` parameters, folds the query
+the way the index was folded, and picks the WHERE clause that reaches the first page
+fastest (``crawler.store.search_plan``). Every clause selects exactly the matching rows.
+Configured per table in metadata: ``plugins: vngov-archive: fts_table: ...``.
+"""
+
+from __future__ import annotations
+
+from datasette import hookimpl
+from datasette.filters import FilterArguments
+from datasette.utils.asgi import BadRequest
+
+from crawler.store import match_expression, search_fold, search_plan, search_where
+
+PLUGIN = "vngov-archive"
+# Arguments that narrow or reshape a table page; with any of them the plain plan is used.
+_NARROWING = ("_where", "_through", "_next")
+
+
+@hookimpl
+def prepare_connection(conn):
+    # For canned queries: ``match search_match(:q)`` folds and escapes like _search does.
+    conn.create_function("search_match", 1, lambda q: match_expression(q or ""),
+                         deterministic=True)
+    conn.create_function("search_fold", 1, lambda t: search_fold(t) if t else t,
+                         deterministic=True)
+
+
+def _sort_column(request, table_metadata) -> str | None:
+    for arg in ("_sort", "_sort_desc"):
+        if request.args.get(arg):
+            return request.args[arg]
+    return table_metadata.get("sort") or table_metadata.get("sort_desc") or "id"
+
+
+# trylast: runs after Datasette's own search filter, so this supports_search wins.
+@hookimpl(trylast=True)
+def filters_from_request(request, database, table, datasette):
+    config = datasette.plugin_config(PLUGIN, database=database, table=table) or {}
+    fts_table = config.get("fts_table")
+    if not fts_table or not table:
+        return None
+
+    async def inner():
+        table_metadata = datasette.table_metadata(database, table)
+        db = datasette.get_database(database)
+        raw = table_metadata.get("searchmode") == "raw"
+        if request.args.get("_searchmode") in ("raw", "escaped"):
+            raw = request.args["_searchmode"] == "raw"
+        searches = {
+            key: request.args[key] for key in request.args
+            if key.startswith("_search") and key != "_searchmode" and request.args[key].strip()
+        }
+        context = {"supports_search": True}
+        if not searches:
+            return FilterArguments([], extra_context=context)
+        if "_search" in searches:
+            query = searches["_search"]
+            match = match_expression(query, raw=raw)
+            plan = "in"
+            narrowed = any(not k.startswith("_") for k in request.args) or any(
+                k in request.args for k in _NARROWING)
+            streaming = _sort_column(request, table_metadata) in config.get(
+                "streaming_sorts", ["id"])
+            if streaming and not narrowed:
+                plan = await db.execute_fn(
+                    lambda conn: search_plan(conn, match, fts_table=fts_table, table=table))
+            where = search_where(plan, fts_table=fts_table, table=table, param="vngov_search")
+            context.update(search=query, search_plan=plan)
+            return FilterArguments(
+                [where], {"vngov_search": match}, [f'search matches "{query}"'], context
+            )
+        columns = await db.table_columns(fts_table)
+        wheres, params, descriptions = [], {}, []
+        for i, (key, query) in enumerate(searches.items()):
+            column = key.split("_search_", 1)[-1]
+            if key == "_search" or column not in columns:
+                raise BadRequest(f"Cannot search by that column: {column}")
+            name = f"vngov_search_{i}"
+            wheres.append(search_where("in", fts_table=fts_table, table=table, param=name,
+                                       column=column))
+            params[name] = match_expression(query, raw=raw)
+            descriptions.append(f'search column "{column}" matches "{query}"')
+            context["search"] = query
+        return FilterArguments(wheres, params, descriptions, context)
+
+    return inner
