@@ -22,6 +22,9 @@ SETTINGS = {
     # Table pages show the start of long bodies; the article page shows all of it.
     "truncate_cells_html": 400,
     "default_page_size": 50,
+    # Suggesting facets runs a query per column over the whole result: seconds on a
+    # large archive. The useful facets are configured in metadata.yml.
+    "suggest_facets": False,
 }
 
 
@@ -66,9 +69,10 @@ def datasette_args(db: Path, metadata_path: Path, *, host: str, port: int,
     settings = dict(SETTINGS)
     if public:
         # Read-only for the public: immutable file, no whole-file download.
-        settings["allow_download"] = "off"
+        settings["allow_download"] = False
     for name, value in settings.items():
-        args += ["--setting", name, str(value)]
+        text = ("on" if value else "off") if isinstance(value, bool) else str(value)
+        args += ["--setting", name, text]
     return args
 
 

@@ -334,3 +334,28 @@ def test_migrations_upgrade_a_v1_archive_in_place(tmp_path):
              "title": "Đào tạo nghề", "published": "2019-05-02", "body": "Văn bản mới."},
             crawl_id=crawl) == "changed"
         assert row(archive, "select version from articles where id = 7")["version"] == 2
+
+
+def test_store_bench_runs_at_tiny_size(tmp_path):
+    """The scale bench's code at 400 articles, so it does not rot (figures: bench/)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "store_bench.py"
+    spec = importlib.util.spec_from_file_location("store_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    lines = []
+    result = bench.run(400, tmp_path / "bench.db", sample=400, out=lines.append)
+    assert result["articles"] == 400
+    assert 5_000 < result["bytes_per_article"] < 50_000
+    mech = result["mechanisms"]
+    assert mech["no index"] == 0
+    ours = mech["contentless, đ folded (this archive)"]
+    assert 0.8 < ours / mech["plain FTS5, external content (no đ folding)"] < 1.2
+    assert ours < 0.6 * mech["folded shadow copy + FTS5 on it"]
+    assert [w["label"] for w in result["words"]] == [
+        "rare", "medium", "medium", "common", "very common"]
+    for w in result["words"]:
+        assert w["plan"] in ("in", "scan", "probe") and w["datasette_ms"] >= 0
+    assert any("first page of _search=WORD" in line for line in lines)
