@@ -10,7 +10,6 @@ from pathlib import Path
 from lxml import html as lxml_html
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "tests" / "fixtures" / "pages"  # interim demo input: the seed pages
 
 
 def _url_from_page(data: bytes, fallback: str) -> str:
@@ -57,34 +56,38 @@ def cmd_families(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on embedded data: extract the bundled sample pages and show the records."""
-    from rich.console import Console
-    from rich.table import Table
+# The demo portal is ours and on loopback: no need to wait between requests there.
+DEMO_SETTINGS = [
+    "AUTOTHROTTLE_ENABLED=False", "DOWNLOAD_DELAY=0", "DOWNLOAD_TIMEOUT=10", "RETRY_TIMES=2",
+]
 
-    from .extract import extract_article
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on embedded data: serve the demo portal, crawl it into the archive."""
+    from rich.console import Console
+
+    from .demo import DemoPortal
 
     console = Console()
-    pages = sorted(SAMPLES.glob("seed_*.html"))
-    table = Table(title=f"{len(pages)} bundled sample pages -> records")
-    for col in ("page", "family", "published", "title", "paragraphs", "images", "byline", "warnings"):
-        table.add_column(col, overflow="fold")
-    out = Path(args.out) if args.out else None
-    lines = []
-    for path in pages:
-        rec = extract_article(path.read_bytes(), _url_from_page(path.read_bytes(), str(path)))
-        lines.append(json.dumps(rec, ensure_ascii=False))
-        table.add_row(
-            path.stem, rec["family"], rec["published"] or "-", (rec["title"] or "-")[:60],
-            str(len((rec["body"] or "").split("\n\n"))), str(len(rec["images"])),
-            rec["byline"] or "-", ", ".join(w.split(":")[0] for w in rec["warnings"]) or "-",
-        )
-    console.print(table)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        console.print(f"records written to {out} (JSON Lines)")
-    return 0
+    db = _db_arg(args.db)
+    portal = DemoPortal(n_articles=args.articles, seed=1)
+    try:
+        base = portal.start(port=args.port)
+    except OSError:
+        base = portal.start(port=0)  # the usual port is taken: any free one
+    expected = portal.summary()
+    console.print(
+        f"demo portal at {base}: {expected['articles']} articles "
+        f"({expected['url_variants']} URLs), GET/postback/'Xem thêm' listings, feed, sitemap, "
+        f"traps, {expected['fail_once']} flaky and {expected['always_500'] + 1} broken pages"
+    )
+    try:
+        row = run_crawl({"start_url": portal.start_url, "family": "auto"}, db,
+                        DEMO_SETTINGS + args.set, args.log_level)
+    finally:
+        portal.stop()
+    _print_crawl(row, db)
+    return 0 if str(row.get("status", "")).startswith("finished") else 1
 
 
 def _scrapy_settings(db: Path, overrides: list[str], log_level: str):
@@ -116,7 +119,7 @@ def run_crawl(spider_kwargs: dict, db: Path, overrides: list[str] | None = None,
     from spiders.portal import PortalSpider
 
     settings = _scrapy_settings(db, overrides or [], log_level)
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(PortalSpider)
     process.crawl(crawler, **spider_kwargs)
     process.start()
@@ -124,8 +127,11 @@ def run_crawl(spider_kwargs: dict, db: Path, overrides: list[str] | None = None,
     crawl_id = getattr(spider, "crawl_id", None)
     from .store import Archive
 
-    row = Archive(db).crawl(crawl_id) if crawl_id else {}
-    row = dict(row or {})
+    row = {}
+    if crawl_id:
+        archive = Archive(db)
+        row = dict(archive.db["crawls"].get(crawl_id))
+        archive.close()
     row["log_file"] = settings.get("LOG_FILE")
     return row
 
@@ -141,6 +147,7 @@ def _print_crawl(row: dict, db: Path) -> None:
                 "errors", "started", "finished"):
         table.add_row(key.replace("_", " "), str(row.get(key, "")))
     console = Console()
+    console.print()
     console.print(table)
     console.print(f"archive: {db}\nlog: {row.get('log_file')}")
     console.print(f"browse it: python -m crawler serve --db {db}")
@@ -209,9 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretty", action="store_true", help="indent the JSON of a single page")
     p.set_defaults(func=cmd_extract)
 
-    p = sub.add_parser("demo", help="the main job on the embedded demo data")
-    p.add_argument("--out", default=str(ROOT / "data" / "demo-records.jsonl"),
-                   help="where to write the records (JSON Lines)")
+    p = sub.add_parser("demo", help="the main job: crawl the bundled demo portal into the archive")
+    p.add_argument("--db", help="archive file (default: data/archive.db in the project)")
+    p.add_argument("--port", type=int, default=8931, help="demo portal port (default 8931)")
+    p.add_argument("--articles", type=int, default=300, help="articles in the demo portal")
+    p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="Scrapy setting override (repeatable)")
+    p.add_argument("--log-level", default="INFO", help="log file level (default INFO)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("crawl", help="crawl registered sites, or any portal by start URL")

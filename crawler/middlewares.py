@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request
@@ -19,24 +20,49 @@ class BackoffRetryMiddleware(RetryMiddleware):
     back down as answers come back healthy.
     """
 
+    _last_backoff: dict
+
+    def __init__(self, settings):  # noqa: ANN001
+        super().__init__(settings)
+        self._last_backoff = {}
+
     def _retry(self, request: Request, reason):  # noqa: ANN001 - Scrapy's signature
         new_request = super()._retry(request, reason)
         if new_request is not None:
-            self._back_off(request)
+            self._back_off(request, reason)
         return new_request
 
-    def _back_off(self, request: Request) -> None:
+    def _back_off(self, request: Request, reason) -> None:  # noqa: ANN001
+        slot = self._slot(request)
+        if slot is None:
+            return
+        # Failures of requests already in flight are one incident, not many: back off at
+        # most once per current delay, or concurrent failures would compound the delay.
+        key = id(slot)
+        now = time.monotonic()
+        if now - self._last_backoff.get(key, -1e9) < max(slot.delay, 1.0):
+            return
+        self._last_backoff[key] = now
+        cap = self.crawler.settings.getfloat("BACKOFF_MAX_DELAY", 15.0)
+        slot.delay = min(cap, max(slot.delay * 2, 1.0))
+        logger.info("backing off %s after %s: delay now %.1f s", request.url, reason, slot.delay)
+
+    def process_response(self, request, response, spider=None):  # noqa: ANN001
+        result = super().process_response(request, response)
+        if result is response and response.status < 400:
+            # A healthy answer halves what backing off added, down to the configured delay.
+            slot = self._slot(request)
+            base = self.crawler.settings.getfloat("DOWNLOAD_DELAY", 0.0)
+            if slot is not None and slot.delay > base:
+                slot.delay = max(base, slot.delay / 2 if slot.delay / 2 > 0.05 else base)
+        return result
+
+    def _slot(self, request: Request):
         engine = getattr(self.crawler, "engine", None)
         downloader = getattr(engine, "downloader", None)
         if downloader is None:
-            return
-        key = downloader.get_slot_key(request)
-        slot = downloader.slots.get(key)
-        if slot is None:
-            return
-        cap = self.crawler.settings.getfloat("AUTOTHROTTLE_MAX_DELAY", 60.0)
-        slot.delay = min(cap, max(slot.delay * 2, 1.0))
-        logger.info("backing off %s: delay now %.1f s", key, slot.delay)
+            return None
+        return downloader.slots.get(downloader.get_slot_key(request))
 
 
 class CanonicalFingerprinter:

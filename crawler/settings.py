@@ -25,6 +25,8 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Each failing incident doubles the site's delay up to this (crawler.middlewares).
+BACKOFF_MAX_DELAY = 15.0
 # Articles are a few hundred KB; anything past 20 MB is not a page we want.
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024

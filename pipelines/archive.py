@@ -76,12 +76,7 @@ class ArchivePipeline:
         if self.archive is None:
             return
         stats = self.crawler.stats
-        counts = {
-            "pages_fetched": stats.get_value("response_received_count", 0),
-            "articles_new": self.counts["new"],
-            "articles_changed": self.counts["changed"],
-            "articles_unchanged": self.counts["unchanged"],
-            "errors": self.counts["errors"],
-        }
+        # The store counts articles and errors as it writes them; pages only Scrapy knows.
+        counts = {"pages_fetched": stats.get_value("response_received_count", 0)}
         status = "finished" if reason == "finished" else f"stopped: {reason}"
         self.archive.finish_crawl(self.crawl_id, status, counts)

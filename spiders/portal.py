@@ -202,7 +202,7 @@ class PortalSpider(scrapy.Spider):
         site = self.host_site.get(urlsplit(response.url).netloc.lower())
         if site is None:
             return
-        for url in sitemap_urls_from_robots(response.text, base_url=response.url):
+        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
             if self._allowed(url, site, check_ext=False):
                 yield self._request(url, site, hops=1, priority=15,
                                     callback=self.parse_sitemap, kind="sitemap")
