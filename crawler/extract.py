@@ -255,11 +255,12 @@ def _text(el) -> str:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _parse(text: str):
+def _parse(text: str, base_url: str | None = None):
     text = _CONTROL.sub(" ", text)
     parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
     try:
-        return lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)
+        return lxml_html.document_fromstring(text.encode("utf-8"), parser=parser,
+                                             base_url=base_url)
     except (etree.ParserError, ValueError):
         return None
 
@@ -287,30 +288,56 @@ def extract_article(html: bytes | str, url: str, *, content_type: str | None = N
     return extract_record(html, url, content_type=content_type, profiles=profiles).as_dict()
 
 
-def extract_record(html: bytes | str, url: str, *, content_type: str | None = None,
-                   profiles: Profiles | None = None) -> Record:
-    profiles = profiles or load()
-    rec = Record(url=url, site=site_of(url))
+@dataclass
+class Page:
+    """A page decoded and parsed once; the spider reads its links, the extractor its record."""
+
+    url: str
+    root: object | None  # lxml HtmlElement, or None when there is nothing to parse
+    warnings: list[str]  # codes found while reading (charset_mismatch, truncated_html, ...)
+    encoding: str | None = None
+    unreadable: str | None = None  # empty_input | not_html
+
+
+def read_page(html: bytes | str, url: str, *, content_type: str | None = None) -> Page:
+    """Decode (weighing the declared charset against the bytes) and parse with lxml."""
+    codes: list[str] = []
+    encoding = None
     if isinstance(html, str):
         text = html
         if not text.strip():
-            return _unreadable(rec, "empty_input")
+            return Page(url, None, codes, unreadable="empty_input")
     else:
         if not html.strip():
-            return _unreadable(rec, "empty_input")
+            return Page(url, None, codes, unreadable="empty_input")
         if looks_binary(html):
-            return _unreadable(rec, "not_html")
+            return Page(url, None, codes, unreadable="not_html")
         decoded = decode_html(html, content_type)
-        text = decoded.text
+        text, encoding = decoded.text, decoded.encoding
         if decoded.mismatch:
-            rec.warn("charset_mismatch", decoded.encoding)
+            codes.append("charset_mismatch")
     if "<" not in text[:2048] or not re.search(r"<\s*(html|body|head|div|p|!doctype)\b", text, re.I):
-        return _unreadable(rec, "not_html")
+        return Page(url, None, codes, encoding, unreadable="not_html")
     if not re.search(r"</html\s*>", text[-2048:], re.I):
-        rec.warn("truncated_html")
-    root = _parse(text)
+        codes.append("truncated_html")
+    root = _parse(text, base_url=url)
     if root is None:
-        return _unreadable(rec, "not_html")
+        return Page(url, None, codes, encoding, unreadable="not_html")
+    return Page(url, root, codes, encoding)
+
+
+def extract_record(html: bytes | str | Page, url: str, *, content_type: str | None = None,
+                   profiles: Profiles | None = None) -> Record:
+    """The record of one page; ``html`` may be a ``Page`` already read (its tree is consumed)."""
+    profiles = profiles or load()
+    page = html if isinstance(html, Page) else read_page(html, url, content_type=content_type)
+    rec = Record(url=url, site=site_of(url))
+    for code in page.warnings:
+        rec.warn(code, page.encoding)
+    if page.unreadable:
+        return _unreadable(rec, page.unreadable)
+    root = page.root
+    page.root = None  # pruned and rearranged below: not for reuse
     for el in profiles.prune(root):
         if el.getparent() is not None:
             el.drop_tree()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import lru_cache
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Request
@@ -78,13 +79,14 @@ class CanonicalFingerprinter:
 
     def fingerprint(self, request: Request) -> bytes:
         if request.method == "GET":
-            canon = _canonical_for_fetch(request.url, request.meta.get("family"))
+            canon = canonical_for_fetch(request.url, request.meta.get("family"))
             if canon != request.url:
                 request = request.replace(url=canon)
         return fingerprint(request)
 
 
-def _canonical_for_fetch(url: str, family: str | None) -> str:
+@lru_cache(maxsize=200_000)
+def canonical_for_fetch(url: str, family: str | None) -> str:
     """Family identity rules (e.g. PublishingPortal's ItemID) apply to article-shaped URLs
     only; a listing's ``l=``/``Page=`` parameters are what make it a different page."""
     from .canonical import BadURL, canonical_url

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy.http import FormRequest, Request, TextResponse
+from form2request import form2request
+from scrapy.http import Request, TextResponse
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
-from crawler.extract import extract_record
+from crawler.extract import extract_record, read_page
 from crawler.items import ArticleItem, FetchErrorItem
+from crawler.middlewares import canonical_for_fetch
 from crawler.profiles import load
 from crawler.sites import Site, adhoc_site, load_sites
 
@@ -75,6 +77,8 @@ class PortalSpider(scrapy.Spider):
         self.pages: dict[str, int] = dict.fromkeys(self.family, 0)
         self.capped: set[str] = set()
         self.postbacks_seen: set[tuple] = set()
+        self.links_seen: set[str] = set()
+        self.hrefs_decided: set[tuple[str, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -109,15 +113,17 @@ class PortalSpider(scrapy.Spider):
             return
         self.pages[site.key] += 1
         ctype = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        rec = extract_record(response.body, response.url, content_type=ctype,
-                             profiles=self.profiles)
-        codes = rec.warning_codes
+        # Parse once: links are read from the same tree the extractor then consumes.
+        page = read_page(response.body, response.url, content_type=ctype)
         known = self.family.get(site.key)
+        hops = response.meta.get("hops", 0)
+        follow = list(self._links(page.root, response, site, known, hops)) if page.root is not None else []
+        rec = extract_record(page, response.url, profiles=self.profiles)
         if known is None and rec.family != "generic":
             self.family[site.key] = known = rec.family
             self.logger.info("site %s recognized as family %s", site.key, rec.family)
         fam = self.profiles.family(known) if known else None
-        is_article = "not_article" not in codes and bool(rec.body)
+        is_article = "not_article" not in rec.warning_codes and bool(rec.body)
         if is_article and known and rec.family == "generic":
             # A family site's page the family does not recognize as an article (about
             # pages, contact pages) counts only when its URL has the article shape.
@@ -129,59 +135,94 @@ class PortalSpider(scrapy.Spider):
                 requested_url=response.request.url if response.request else response.url,
                 content_type=ctype,
             )
-        yield from self._follow(response, site, fam)
+        yield from self._requests(follow, site, fam, hops)
 
-    def _follow(self, response: TextResponse, site: Site, fam):
-        hops = response.meta.get("hops", 0)
+    def _links(self, root, response, site: Site, known: str | None, hops: int):
+        """(kind, url, text) of every link worth a decision, and postback requests, read
+        from the page before extraction prunes its tree."""
+        base = root.xpath("string(//base/@href)") or response.url
+        for href in root.xpath("//link[@rel='alternate'][contains(@type, 'rss') or "
+                               "contains(@type, 'atom')]/@href"):
+            yield "feed", urljoin(base, href.strip()), ""
+        decided = self.hrefs_decided
+        for a in root.iter("a"):
+            href = (a.get("href") or "").strip()
+            if not href:
+                continue
+            # Menus and sidebars repeat the same links on every page: a site-absolute
+            # href decided once is decided for good, before any joining or parsing.
+            absolute = href.startswith(("/", "http://", "https://")) and not href.startswith("//")
+            if absolute and (site.key, href) in decided:
+                continue
+            if href[:11].lower() == "javascript:":
+                request = self._postback(root, response, site, href, hops)
+                if request is not None:
+                    yield "postback", request, ""
+                continue
+            url = urljoin(base, href).split("#", 1)[0]
+            seen_key = canonical_for_fetch(url, known)
+            if seen_key in self.links_seen or not self._allowed(url, site):
+                if absolute:
+                    decided.add((site.key, href))
+                continue
+            yield "link", (url, seen_key, href if absolute else None), a.text_content()
+
+    def _requests(self, follow, site: Site, fam, hops: int):
         rules = self.profiles.crawl
-        for link in response.xpath("//link[@rel='alternate'][contains(@type, 'rss') or "
-                                   "contains(@type, 'atom')]/@href").getall():
-            url = response.urljoin(link.strip())
-            if self._allowed(url, site):
-                yield self._request(url, site, hops=hops, priority=15,
-                                    callback=self.parse_feed, kind="feed")
-        for a in response.xpath("//a[@href]"):
-            href = a.attrib["href"].strip()
-            if href.lower().startswith("javascript:"):
-                yield from self._postback(response, site, href, hops)
+        for kind, target, text in follow:
+            if kind == "postback":
+                yield target
                 continue
-            url = response.urljoin(href).split("#", 1)[0]
-            if not self._allowed(url, site):
+            if kind == "feed":
+                if self._allowed(target, site):
+                    yield self._request(target, site, hops=hops, priority=15,
+                                        callback=self.parse_feed, kind="feed")
                 continue
-            text = " ".join(a.xpath("normalize-space(.)").getall())
+            url, seen_key, href = target
+            if seen_key in self.links_seen:
+                continue  # the same link twice on one page
+            text = " ".join(text.split())
             continuation = bool(
-                rules.more_text.match(text) or text.strip().isdigit() or _PAGE_PARAM.search(url)
+                rules.more_text.match(text) or text.isdigit() or _PAGE_PARAM.search(url)
             )
+            # Listings go first so discovery stays ahead of fetching articles.
             if fam and fam.is_article_url(url):
-                yield self._request(url, site, hops=hops + 1, priority=20)
+                request = self._request(url, site, hops=hops + 1, priority=20)
             elif continuation:
-                yield self._request(url, site, hops=hops, priority=10)
+                request = self._request(url, site, hops=hops, priority=30)
             elif hops < self.hop_limit:
                 listing = bool(fam and fam.is_listing_url(url))
-                yield self._request(url, site, hops=hops + 1, priority=10 if listing else 0)
+                request = self._request(url, site, hops=hops + 1, priority=25 if listing else 0)
+            else:
+                continue  # too deep from here; may still come from a shallower page
+            self.links_seen.add(seen_key)
+            if href:
+                self.hrefs_decided.add((site.key, href))
+            yield request
 
-    def _postback(self, response: TextResponse, site: Site, href: str, hops: int):
+    def _postback(self, root, response, site: Site, href: str, hops: int):
         m = _POSTBACK.search(href)
         if not m:
-            return
+            return None
         target, arg = m.groups()
         rules = self.profiles.crawl
         if not (rules.postback_arg.match(arg) and rules.postback_target.search(target)):
-            return
-        form = response.xpath("//form[.//input[@name='__VIEWSTATE']]")
-        if not form:
-            return
+            return None
+        forms = root.xpath("//form[.//input[@name='__VIEWSTATE']]")
+        if not forms:
+            return None
         key = (response.url.split("#")[0], target, arg)
         if not arg.isdigit():  # Next/Prev are relative to the page we are on
-            key += (hash(form.xpath(".//input[@name='__VIEWSTATE']/@value").get()),)
+            key += (hash(forms[0].xpath("string(.//input[@name='__VIEWSTATE']/@value)")),)
         if key in self.postbacks_seen or self._over_cap(site):
-            return
+            return None
         self.postbacks_seen.add(key)
-        yield FormRequest.from_response(
-            response, formxpath="//form[.//input[@name='__VIEWSTATE']]",
-            formdata={"__EVENTTARGET": target, "__EVENTARGUMENT": arg},
-            dont_click=True, dont_filter=True, callback=self.parse, errback=self.on_error,
-            priority=10,
+        # What a browser does for javascript:__doPostBack(target, arg): POST the whole
+        # form (with its __VIEWSTATE) with __EVENTTARGET/__EVENTARGUMENT set, no button.
+        data = form2request(forms[0], {"__EVENTTARGET": target, "__EVENTARGUMENT": arg},
+                            click=False)
+        return data.to_scrapy(
+            callback=self.parse, errback=self.on_error, dont_filter=True, priority=30,
             meta={"site": site.key, "family": self.family.get(site.key), "hops": hops,
                   "kind": "page", "postback": f"{target} {arg}"},
         )

@@ -1,0 +1,148 @@
+"""End-to-end crawl speed on the demo portal, against a bare Scrapy spider fetching the same URLs.
+
+    .venv/bin/python bench/crawl_bench.py [--articles 300] [--concurrency 8]
+
+Both runs use the same relaxed politeness (no delay, no AutoThrottle, N requests in
+flight) against one demo portal served by this process on 127.0.0.1; each crawl runs in
+its own child process (Twisted's reactor starts once per process), which reports its
+wall time and peak RSS. The bare spider GETs exactly the URLs our crawl fetched (taken
+from the portal's request log) and does nothing with the answers: the cost of discovery,
+extraction and the archive is what the ratio shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RELAXED = {
+    "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "PROGRESS_ENABLED": False,
+    "LOG_LEVEL": "WARNING", "DOWNLOAD_TIMEOUT": 10, "RETRY_TIMES": 2, "BACKOFF_MAX_DELAY": 0,
+}
+
+
+def child_ours(start_url: str, db: str, concurrency: int) -> dict:
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import Settings
+
+    from spiders.portal import PortalSpider
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.setdict({**RELAXED, "ARCHIVE_DB": db,
+                      "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency}, priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(PortalSpider)
+    process.crawl(crawler, start_url=start_url)
+    t0 = time.perf_counter()
+    process.start()
+    elapsed = time.perf_counter() - t0
+    import sqlite3
+
+    articles = sqlite3.connect(db).execute("select count(*) from articles").fetchone()[0]
+    return {"elapsed": elapsed, "articles": articles,
+            "pages": crawler.stats.get_value("response_received_count", 0)}
+
+
+def child_bare(urls_file: str, concurrency: int) -> dict:
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    urls = json.loads(Path(urls_file).read_text())
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+
+        async def start(self):
+            for url in urls:
+                yield scrapy.Request(url, callback=self.parse, dont_filter=True)
+
+        def parse(self, response):
+            pass
+
+    process = CrawlerProcess({**RELAXED, "ROBOTSTXT_OBEY": False,
+                              "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+                              "CONCURRENT_REQUESTS": 16, "HTTPERROR_ALLOW_ALL": True})
+    crawler = process.create_crawler(Bare)
+    process.crawl(crawler)
+    t0 = time.perf_counter()
+    process.start()
+    elapsed = time.perf_counter() - t0
+    return {"elapsed": elapsed, "pages": crawler.stats.get_value("response_received_count", 0)}
+
+
+def run_child(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+                         text=True, cwd=ROOT, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"child run failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--articles", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the portal waits before each answer (a real server's "
+                             "response time; 0 = loopback speed)")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        result = child_ours(rest[0], rest[1], int(rest[2])) if kind == "ours" else \
+            child_bare(rest[0], int(rest[1]))
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result["peak_rss_mb"] = max(me.ru_maxrss, kids.ru_maxrss) / 1024
+        result["cpu_main"] = me.ru_utime + me.ru_stime
+        print(json.dumps(result))
+        return
+
+    from crawler.demo import DemoPortal
+
+    with tempfile.TemporaryDirectory() as tmp, \
+            DemoPortal(n_articles=args.articles, seed=1, slow_delay=0.5) as portal:
+        if args.latency:
+            handle = portal.site.handle
+
+            def with_latency(*a, **kw):
+                response = handle(*a, **kw)
+                response.delay = response.delay or args.latency
+                return response
+
+            portal.site.handle = with_latency
+        ours = run_child("ours", portal.start_url, f"{tmp}/archive.db", str(args.concurrency))
+        fetched = [portal.base_url + path for method, path, _ in portal.requests
+                   if method == "GET"]
+        Path(f"{tmp}/urls.json").write_text(json.dumps(fetched))
+        posts = sum(1 for method, _, _ in portal.requests if method == "POST")
+        portal.clear_requests()
+        bare = run_child("bare", f"{tmp}/urls.json", str(args.concurrency))
+
+    a = ours["articles"]
+    print(f"demo portal: {args.articles} articles; {len(fetched)} GETs + {posts} POSTs "
+          f"fetched by our crawl; {args.concurrency} requests in flight, no delays; "
+          f"server latency {args.latency * 1000:.0f} ms")
+    print(f"{'':34}{'seconds':>9}{'articles/s':>12}{'peak RSS MB':>13}")
+    print(f"{'ours (discover+extract+archive)':34}{ours['elapsed']:>9.2f}"
+          f"{a / ours['elapsed']:>12.1f}{ours['peak_rss_mb']:>13.0f}")
+    print(f"{'bare Scrapy (same GET URLs)':34}{bare['elapsed']:>9.2f}"
+          f"{a / bare['elapsed']:>12.1f}{bare['peak_rss_mb']:>13.0f}")
+    print(f"ratio (ours / bare, articles per second): {bare['elapsed'] / ours['elapsed']:.2f}")
+    print(f"articles archived: {a}; pages fetched: ours {ours['pages']}, bare {bare['pages']}")
+    print(f"CPU seconds (whole child process, imports included): ours {ours['cpu_main']:.2f}, "
+          f"bare {bare['cpu_main']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
