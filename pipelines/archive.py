@@ -9,6 +9,7 @@ from pathlib import Path
 from scrapy import signals
 
 from crawler.items import ArticleItem, FetchErrorItem
+from crawler.store import Archive, InvalidRecord
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Settings worth keeping with each crawl row: what shaped its politeness and reach.
@@ -38,7 +39,6 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self, spider=None):
-        from crawler.store import Archive
 
         spider = spider or self.crawler.spider
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,9 +59,20 @@ class ArchivePipeline:
 
     def process_item(self, item, spider=None):
         if isinstance(item, ArticleItem):
-            outcome = self.archive.save_article(
-                item.record, crawl_id=self.crawl_id, fetched_at=item.fetched_at
-            )
+            try:
+                outcome = self.archive.save_article(
+                    item.record, crawl_id=self.crawl_id, fetched_at=item.fetched_at
+                )
+            except InvalidRecord:
+                self.counts["errors"] += 1  # the store wrote the fetch_errors row saying why
+                return item
+            except Exception as exc:  # noqa: BLE001 - the row says what happened; crawl goes on
+                self.archive.record_error(
+                    self.crawl_id, item.record.get("url") or item.requested_url,
+                    f"not archived: {type(exc).__name__}: {exc}", status=item.http_status,
+                )
+                self.counts["errors"] += 1
+                return item
             self.counts[outcome] += 1
         elif isinstance(item, FetchErrorItem):
             if item.status in (404, 410) and item.kind == "page":

@@ -112,6 +112,14 @@ class PortalSpider(scrapy.Spider):
         if site is None or not isinstance(response, TextResponse):
             return
         self.pages[site.key] += 1
+        try:
+            yield from self._parse_page(response, site)
+        except Exception as exc:  # noqa: BLE001 - one bad page must not stop the crawl
+            self.logger.exception("could not process %s", response.url)
+            yield self._error(response.url, site, f"processing failed: {type(exc).__name__}: "
+                              f"{exc}", response.status)
+
+    def _parse_page(self, response, site: Site):
         ctype = response.headers.get("Content-Type", b"").decode("latin-1") or None
         # Parse once: links are read from the same tree the extractor then consumes.
         page = read_page(response.body, response.url, content_type=ctype)
