@@ -104,7 +104,7 @@ def decode_html(data: bytes, content_type: str | None = None) -> Decoded:
     except UnicodeDecodeError:
         text = None
     if text is not None:
-        has_non_ascii = any(b > 127 for b in data)
+        has_non_ascii = not data.isascii()
         mismatch = bool(declared and declared != "utf-8" and has_non_ascii)
         if not has_non_ascii and declared and declared != "utf-8":
             # Pure ASCII reads the same in any ASCII-compatible declaration.

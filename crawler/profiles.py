@@ -18,10 +18,12 @@ def _expand(xpath: str) -> str:
     def sub(m: re.Match) -> str:
         kind, arg = m.group(1), m.group(2)
         if kind == "wp":
+            # From the few chrome titles to their web part body (cheaper than testing
+            # every div's preceding siblings).
             return (
-                "//div[contains(concat(' ', normalize-space(@class), ' '), ' ms-WPBody ')]"
-                "[preceding-sibling::div[contains(@class, 'ms-webpart-chrome-title')][1]"
-                f"[contains(., '{arg}')]]"
+                f"//div[contains(@class, 'ms-webpart-chrome-title')][contains(., '{arg}')]"
+                "/following-sibling::div[contains(concat(' ', normalize-space(@class), ' '),"
+                " ' ms-WPBody ')][1]"
             )
         attr = "@class" if kind == "cls" else "@id"
         return " or ".join(f"contains({attr}, '{name}')" for name in arg.split("|"))
