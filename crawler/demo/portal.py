@@ -76,6 +76,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("POST")
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a crawler opening 8 connections at once
+    # overflows it, and the kernel drops SYNs that the client only resends after 1 s.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class DemoPortal:
     """The demo site plus its ground truth. Deterministic for a given (n_articles, seed)."""
 
@@ -102,7 +109,7 @@ class DemoPortal:
         if self._server is not None:
             return self.base_url
         handler = type("DemoPortalHandler", (_Handler,), {"portal": self})
-        self._server = ThreadingHTTPServer((self.host, port), handler)
+        self._server = _Server((self.host, port), handler)
         self._server.daemon_threads = True
         self.base_url = f"http://{self.host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever,
