@@ -24,7 +24,7 @@ from sqlite_utils.migrations import Migrations
 from .canonical import BadURL, canonical_url, url_key
 from .text import clean
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS = Migrations("vngov-archive")
 
 # The fields of an extracted record that are the article's content: what the content
@@ -152,6 +152,20 @@ def _m002_search(db: Database) -> None:
     )
     _create_fts(db)
     _rebuild_fts(db)
+
+
+@MIGRATIONS(name="003_newest_first_indexes")
+def _m003_newest_first(db: Database) -> None:
+    """Indexes in the order Datasette pages newest first: ``order by X desc, id``.
+
+    Datasette's next-page query adds ``id`` ascending as a tie-breaker; without an index
+    in exactly that order SQLite sorts every older row (seconds at 1M articles).
+    """
+    for column in ("published", "first_seen", "last_changed"):
+        db.execute(
+            f"create index if not exists idx_articles_{column}_desc_id "
+            f"on articles ({column} desc, id)"
+        )
 
 
 def _create_fts(db: Database) -> None:

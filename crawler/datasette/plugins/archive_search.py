@@ -17,8 +17,9 @@ from datasette.utils.asgi import BadRequest
 from crawler.store import match_expression, search_fold, search_plan, search_where
 
 PLUGIN = "vngov-archive"
-# Arguments that narrow or reshape a table page; with any of them the plain plan is used.
-_NARROWING = ("_where", "_through", "_next")
+# Arguments that narrow a table page; with any of them the plain plan is used. (Not
+# _next: the next page of a newest-first search walks the same index, see migration 003.)
+_NARROWING = ("_where", "_through")
 
 
 @hookimpl
