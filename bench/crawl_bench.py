@@ -69,7 +69,10 @@ def child_bare(urls_file: str, concurrency: int) -> dict:
         def parse(self, response):
             pass
 
+    # Same downloader as ours (it enforces the in-flight limit Scrapy >= 2.14 overshoots),
+    # so both runs really keep --concurrency requests in flight.
     process = CrawlerProcess({**RELAXED, "ROBOTSTXT_OBEY": False,
+                              "DOWNLOADER": "crawler.downloader.PoliteDownloader",
                               "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
                               "CONCURRENT_REQUESTS": 16, "HTTPERROR_ALLOW_ALL": True})
     crawler = process.create_crawler(Bare)

@@ -37,6 +37,9 @@ DEPTH_LIMIT = 0
 LINK_HOP_LIMIT = 6
 SITE_PAGE_CAP = 20000
 
+# Enforces CONCURRENT_REQUESTS_PER_DOMAIN, which Scrapy >= 2.14 overshoots without a delay.
+DOWNLOADER = "crawler.downloader.PoliteDownloader"
+
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

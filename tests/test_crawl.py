@@ -52,6 +52,12 @@ def demo_crawl(tmp_path_factory):
         yield portal, db, out, portal.requests
 
 
+def test_never_more_than_two_requests_in_flight(demo_crawl):
+    # The default CONCURRENT_REQUESTS_PER_DOMAIN, held even with DOWNLOAD_DELAY=0.
+    portal = demo_crawl[0]
+    assert 1 <= portal.max_in_flight <= 2
+
+
 def test_every_article_archived_once_with_its_fields(demo_crawl):
     portal, db, _, _ = demo_crawl
     truth = {article_key(a["url"]): a for a in portal.articles}

@@ -38,6 +38,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _serve(self, method: str) -> None:
+        self.portal._enter()
+        try:
+            self._answer(method)
+        finally:
+            self.portal._leave()
+
+    def _answer(self, method: str) -> None:
         form = None
         if method == "POST":
             length = int(self.headers.get("Content-Length") or 0)
@@ -98,6 +105,8 @@ class DemoPortal:
         self._thread: threading.Thread | None = None
         self._log_lock = threading.Lock()
         self._requests: list[tuple[str, str, int]] = []
+        self._in_flight = 0
+        self.max_in_flight = 0  # most requests served at the same time (politeness checks)
 
     # ------------------------------------------------------------------ server
     @property
@@ -133,6 +142,15 @@ class DemoPortal:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    def _enter(self) -> None:
+        with self._log_lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._log_lock:
+            self._in_flight -= 1
 
     def _log(self, method: str, path: str, status: int) -> None:
         with self._log_lock:
