@@ -8,9 +8,9 @@ http and https copies of an article share a key while ``canonical_url`` stays a 
 that works.
 
 What identifies an article is data: each family's ``canonical_params`` in
-``families.toml``. A family that names parameters keeps only those (PublishingPortal:
-host + site path + ``ItemID``); a family that names none keeps every parameter except
-session-like and tracking ones.
+``families.toml``. A family that names parameters keeps only those when the URL has one
+(PublishingPortal: host + site path + ``ItemID``); a family that names none, or a URL
+without them, keeps every parameter except session-like and tracking ones.
 """
 
 from __future__ import annotations
@@ -91,7 +91,10 @@ def canonical_url(url: str, family: str | None = None) -> str:
     path = _clean_path(parts.path)
     pairs = [(k.strip(), v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     keep = _params_for(family)
-    if keep:
+    present = {k.lower() for k, _ in pairs}
+    # The family's identity parameters decide only when the URL has one of them: a URL of
+    # another shape on the same portal (a legacy ?ID= link, a listing) keeps its query.
+    if keep and any(name.lower() in present for name in keep):
         wanted = {name.lower(): name for name in keep}
         found: dict[str, str] = {}
         for k, v in pairs:

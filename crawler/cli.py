@@ -195,14 +195,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import ServeError, serve
 
     try:
-        return serve(_serve_db(args.db), host=args.host, port=args.port, public=args.public)
+        return serve(_db_arg(args.db), host=args.host, port=args.port, public=args.public)
     except ServeError as exc:
         print(f"crawler serve: {exc}", file=sys.stderr)
         return 1
-
-
-def _serve_db(value: str | None) -> Path:
-    return Path(value).expanduser().resolve() if value else ROOT / "data" / "archive.db"
 
 
 def build_parser() -> argparse.ArgumentParser:

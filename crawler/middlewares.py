@@ -87,14 +87,9 @@ class CanonicalFingerprinter:
 
 @lru_cache(maxsize=200_000)
 def canonical_for_fetch(url: str, family: str | None) -> str:
-    """Family identity rules (e.g. PublishingPortal's ItemID) apply to article-shaped URLs
-    only; a listing's ``l=``/``Page=`` parameters are what make it a different page."""
+    """The archive's canonical URL (cached: the same links recur on every page)."""
     from .canonical import BadURL, canonical_url
-    from .profiles import load
 
-    fam = load().family(family) if family else None
-    if fam is None or not fam.is_article_url(url):
-        family = None
     try:
         return canonical_url(url, family)
     except BadURL:

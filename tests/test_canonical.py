@@ -73,3 +73,14 @@ def test_non_default_port_is_kept():
 def test_bad_urls_raise_a_clear_error(bad):
     with pytest.raises(BadURL):
         url_key(bad, PP)
+
+
+def test_family_identity_params_apply_only_when_present():
+    # A PublishingPortal URL of another shape keeps its query: two legacy links are two
+    # articles, and a listing page keeps its category and page.
+    a = url_key("https://backan.gov.vn/Pages/ViewNews.aspx?ID=1", "publishingportal")
+    b = url_key("https://backan.gov.vn/Pages/ViewNews.aspx?ID=2", "publishingportal")
+    assert a != b
+    listing = canonical_url("https://backan.gov.vn/noidung/tintuc/Pages/tin-tuc.aspx?l=Tintrongtinh&Page=2",
+                            "publishingportal")
+    assert listing.endswith("tin-tuc.aspx?Page=2&l=Tintrongtinh")
