@@ -22,7 +22,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .canonical import BadURL, canonical_url, url_key
-from .text import clean
+from .text import INVISIBLE, clean
 
 SCHEMA_VERSION = 3
 MIGRATIONS = Migrations("vngov-archive")
@@ -40,7 +40,6 @@ COUNT_COLUMNS = (
     "pages_fetched", "articles_new", "articles_changed", "articles_unchanged",
     "articles_gone", "errors",
 )
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _SPACES = re.compile(r"[^\S\n]+")
 
 
@@ -217,7 +216,7 @@ def _body(value) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidRecord(f"field 'body' must be text or null, not {type(value).__name__}")
-    text = unicodedata.normalize("NFC", value.translate(_INVISIBLE)).replace("\r\n", "\n")
+    text = unicodedata.normalize("NFC", value.translate(INVISIBLE)).replace("\r\n", "\n")
     paragraphs = []
     for para in re.split(r"\n\s*\n", text):
         lines = [_SPACES.sub(" ", line).strip() for line in para.split("\n")]

@@ -7,14 +7,14 @@ import unicodedata
 
 _WS = re.compile(r"\s+")
 # Zero-width and BOM characters that Word and CMS editors leave in text.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 
 def clean(text: str | None) -> str:
     """NFC, invisible characters removed, every whitespace run (``&nbsp;`` too) one space."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+    text = unicodedata.normalize("NFC", text.translate(INVISIBLE))
     return _WS.sub(" ", text).strip()
 
 

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import random
 import threading
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from email.utils import format_datetime
 from html import escape
 from urllib.parse import parse_qs, quote, urlsplit
 
+from ..text import fold
 from . import files, markup
 from .content import (
     MAIN_CATEGORIES,
@@ -49,11 +49,6 @@ class Response:
     content_type: str = "text/html; charset=utf-8"
     headers: dict = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (the slow page)
-
-
-def _fold(s: str) -> str:
-    d = unicodedata.normalize("NFD", s.lower().replace("đ", "d"))
-    return "".join(c for c in d if not unicodedata.combining(c))
 
 
 class Site:
@@ -540,8 +535,8 @@ ExecuteOrDelayUntilScriptLoaded(function(){{}}, 'sp.js');
 <p><a href="javascript:window.print()">In trang</a> | <a href="javascript:window.close()">Đóng</a></p></div></body></html>""".encode()
 
     def search_page(self, k: str) -> bytes:
-        fk = _fold(k)
-        hits = [a for a in self.newest[MAIN_PREFIX] if fk and fk in _fold(a.title)][:20]
+        fk = fold(k)
+        hits = [a for a in self.newest[MAIN_PREFIX] if fk and fk in fold(a.title)][:20]
         res = "\n".join(f'<li><a href="{escape(a.path())}">{escape(a.title)}</a></li>' for a in hits)
         inner = (f'<div class="ms-srch-result"><p>Kết quả tìm kiếm cho "{escape(k)}": {len(hits)}'
                  f" kết quả</p><ul>{res}</ul>"
