@@ -150,7 +150,7 @@ def _print_crawl(row: dict, db: Path) -> None:
     console.print()
     console.print(table)
     console.print(f"archive: {db}\nlog: {row.get('log_file')}")
-    console.print(f"browse it: python -m crawler serve --db {db}")
+    console.print(f"browse it: {sys.executable} -m crawler serve --db {db}")
 
 
 def _db_arg(value: str | None) -> Path:
