@@ -7,6 +7,7 @@ import time
 from functools import lru_cache
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 from scrapy.utils.request import fingerprint
 
@@ -64,6 +65,30 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if downloader is None:
             return None
         return downloader.slots.get(downloader.get_slot_key(request))
+
+
+class SitePageCapMiddleware:
+    """At most SITE_PAGE_CAP page requests per site go out (a site's own ``page_cap`` in
+    the registry wins); the rest are dropped. The last guard against traps."""
+
+    def __init__(self, crawler):  # noqa: ANN001
+        self.crawler = crawler
+        self.sent: dict[str, int] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider=None):  # noqa: ANN001
+        key = request.meta.get("site")
+        if not key or request.meta.get("kind") not in ("page", "feed", "sitemap"):
+            return None
+        cap_of = getattr(self.crawler.spider, "page_cap_of", None)
+        cap = cap_of(key) if cap_of else self.crawler.settings.getint("SITE_PAGE_CAP")
+        if self.sent.get(key, 0) >= cap:
+            raise IgnoreRequest(f"page cap ({cap}) reached for site {key}")
+        self.sent[key] = self.sent.get(key, 0) + 1
+        return None
 
 
 class CanonicalFingerprinter:

@@ -41,6 +41,7 @@ SITE_PAGE_CAP = 20000
 DOWNLOADER = "crawler.downloader.PoliteDownloader"
 
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.SitePageCapMiddleware": 120,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
 }

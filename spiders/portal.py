@@ -17,7 +17,9 @@ from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from form2request import form2request
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from crawler.extract import extract_record, read_page
@@ -283,6 +285,8 @@ class PortalSpider(scrapy.Spider):
         response = getattr(failure.value, "response", None)
         if kind == "robots" or site is None:
             return  # no robots.txt is normal; RobotsTxtMiddleware handles it
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            return  # a decision (robots.txt, page cap), logged where made; not a failure
         status = response.status if response is not None else None
         if status is not None:
             reason = f"HTTP {status}"
@@ -300,6 +304,11 @@ class PortalSpider(scrapy.Spider):
     def _site_of(self, response) -> Site | None:
         key = response.meta.get("site")
         return next((s for s in self.sites if s.key == key), None)
+
+    def page_cap_of(self, site_key: str) -> int:
+        """For SitePageCapMiddleware: the page cap of this site."""
+        site = next((s for s in self.sites if s.key == site_key), None)
+        return (site.page_cap if site and site.page_cap else None) or self.page_cap
 
     def _over_cap(self, site: Site) -> bool:
         cap = site.page_cap or self.page_cap

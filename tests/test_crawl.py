@@ -182,3 +182,18 @@ def test_scrapy_crawl_from_the_repo_root_and_timeouts_recorded(tmp_path):
     assert "Timeout" in slow_errors[0]["reason"] and slow_errors[0]["attempts"] == 2
     archived = {article_key(r["url"]) for r in rows(db, "select url from articles")}
     assert archived == truth - {article_key(slow)}
+
+
+def test_page_cap_stops_a_site(tmp_path):
+    db = tmp_path / "archive.db"
+    with DemoPortal(n_articles=60, seed=7, slow_delay=0.1) as portal:
+        crawl(["--start-url", portal.start_url, "--db", str(db), *FAST,
+               "-s", "SITE_PAGE_CAP=15"], cwd=tmp_path)
+        sent = [p for m, p, s in portal.requests if p != "/robots.txt"]
+    (row,) = rows(db, "select pages_fetched, articles_new, errors from crawls")
+    # 15 requests go out (pages, feeds and sitemaps; a redirect or a retry counts again);
+    # robots.txt comes on top.
+    assert len(sent) == 15
+    assert row["pages_fetched"] <= 15 + 2
+    assert row["articles_new"] < 60 and row["errors"] == 0  # capped pages are no errors
+
