@@ -22,7 +22,7 @@ from scrapy.http import Request, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
-from crawler.extract import extract_record, read_page
+from crawler.extract import detect_family, extract_record, read_page
 from crawler.items import ArticleItem, FetchErrorItem
 from crawler.middlewares import canonical_for_fetch
 from crawler.profiles import load
@@ -126,12 +126,16 @@ class PortalSpider(scrapy.Spider):
         # Parse once: links are read from the same tree the extractor then consumes.
         page = read_page(response.body, response.url, content_type=ctype)
         known = self.family.get(site.key)
+        if known is None and page.root is not None:
+            # Learn the family before reading links, so this page's links already get
+            # the family's canonical URLs (one article, one fetch).
+            detected = detect_family(page.root, self.profiles)
+            if detected is not None:
+                self.family[site.key] = known = detected.name
+                self.logger.info("site %s recognized as family %s", site.key, known)
         hops = response.meta.get("hops", 0)
         follow = list(self._links(page.root, response, site, known, hops)) if page.root is not None else []
         rec = extract_record(page, response.url, profiles=self.profiles)
-        if known is None and rec.family != "generic":
-            self.family[site.key] = known = rec.family
-            self.logger.info("site %s recognized as family %s", site.key, rec.family)
         fam = self.profiles.family(known) if known else None
         is_article = "not_article" not in rec.warning_codes and bool(rec.body)
         if is_article and known and rec.family == "generic":
