@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from functools import lru_cache
+from urllib.parse import urljoin
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -89,6 +90,28 @@ class SitePageCapMiddleware:
             raise IgnoreRequest(f"page cap ({cap}) reached for site {key}")
         self.sent[key] = self.sent.get(key, 0) + 1
         return None
+
+
+class RedirectRecorder:
+    """Notes every redirect a page request meets (legacy ``?ID=`` links, http->https) on the
+    spider's ``redirects`` map, even when the target was already fetched and the
+    redirected request is dropped as a duplicate; the archive pipeline keeps them as the
+    article's aliases. Sits above RedirectMiddleware (600) so it sees the 3xx answer."""
+
+    def process_response(self, request: Request, response, spider=None):  # noqa: ANN001
+        location = response.headers.get("Location")
+        if 300 <= response.status < 400 and location and request.method == "GET":
+            redirects = getattr(spider or self.crawler.spider, "redirects", None)
+            if redirects is not None:
+                redirects[request.url] = urljoin(request.url, location.decode("latin-1"))
+        return response
+
+    def __init__(self, crawler=None):  # noqa: ANN001
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001
+        return cls(crawler)
 
 
 class CanonicalFingerprinter:

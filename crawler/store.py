@@ -585,6 +585,22 @@ class Archive:
                 return hit[0]
         return None
 
+    def add_alias(self, url: str, alias: str, *, seen: str | None = None) -> bool:
+        """Record that ``alias`` (e.g. a legacy ``?ID=`` link that redirects) leads to the
+        article at ``url``, so a later 404 on it finds the article. False if none held."""
+        article_id = self.find_article(url)
+        if article_id is None or not alias.strip():
+            return False
+        seen = seen or utc_now()
+        with self.db.atomic():
+            self.db.execute(
+                "insert into article_urls (url, article_id, first_seen, last_seen) "
+                "values (?, ?, ?, ?) on conflict(url) do update set "
+                "last_seen = max(last_seen, excluded.last_seen)",
+                [alias.strip(), article_id, seen, seen],
+            )
+        return True
+
     def record_error(self, crawl_id: int, url: str, reason: str, status: int | None = None,
                      attempts: int = 1) -> int:
         """A row in ``fetch_errors``: what failed, how, when, after how many attempts."""

@@ -87,6 +87,13 @@ class ArchivePipeline:
         if self.archive is None:
             return
         stats = self.crawler.stats
+        # URLs that redirected to an article (legacy links) become its aliases.
+        for source, target in getattr(spider, "redirects", {}).items():
+            seen = {source}
+            while target in spider.redirects and target not in seen:  # follow chains
+                seen.add(target)
+                target = spider.redirects[target]
+            self.archive.add_alias(target, source)
         # The store counts articles and errors as it writes them; pages only Scrapy knows.
         counts = {"pages_fetched": stats.get_value("response_received_count", 0)}
         status = "finished" if reason == "finished" else f"stopped: {reason}"

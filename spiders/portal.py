@@ -81,6 +81,7 @@ class PortalSpider(scrapy.Spider):
         self.postbacks_seen: set[tuple] = set()
         self.links_seen: set[str] = set()
         self.hrefs_decided: set[tuple[str, str]] = set()
+        self.redirects: dict[str, str] = {}  # URL -> where it redirected (RedirectRecorder)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):

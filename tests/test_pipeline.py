@@ -64,3 +64,17 @@ def test_unusable_record_leaves_a_row_and_the_crawl_goes_on(pipeline):
     good = extract_article(PAGE.read_bytes(), URL)
     pipe.process_item(ArticleItem(record=good, site="x", fetched_at="2026-11-25T01:00:00+00:00"))
     assert query(db, "select count(*) from articles") == [(1,)]
+
+
+def test_urls_that_redirected_here_find_the_article(pipeline):
+    pipe, crawler, db = pipeline
+    record = extract_article(PAGE.read_bytes(), URL)
+    legacy = "https://sgddt.backan.gov.vn/Pages/ViewNews.aspx?ID=28383"
+    hop = "http://sgddt.backan.gov.vn/Pages/ViewNews.aspx?ID=28383"
+    pipe.process_item(ArticleItem(record=record, site="x", fetched_at="2026-11-25T01:00:00+00:00"))
+    crawler.spider.redirects.update({hop: legacy, legacy: URL})  # http -> https -> article
+    pipe.spider_closed(crawler.spider, "finished")
+    assert sorted(r[0] for r in query(db, "select url from article_urls")) == sorted([URL, legacy, hop])
+    # The legacy link dies later: the article it led to is gone, content kept.
+    pipe.process_item(FetchErrorItem(url=legacy, site="x", reason="HTTP 404", status=404))
+    assert query(db, "select status, byline from articles") == [("gone", "Ngọc Tú")]
