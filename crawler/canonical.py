@@ -33,8 +33,6 @@ _PATH_SESSION = re.compile(r";(jsessionid|sid|phpsessid)=[^/?#]*", re.I)
 _ASPNET_COOKIELESS = re.compile(r"/\((?:[A-Z]\([^)]*\))+\)", re.I)
 # Pasted-link debris after the real URL: spaces, quotes, closing brackets, punctuation.
 _TRAILING_JUNK = re.compile(r"""(?:\s|%20|%09|%0a|%0d|["'<>)\].,;:!*]|&(?:amp;?)?|\?)+$""", re.I)
-# Families whose servers (IIS/ASP.NET) treat paths case-insensitively.
-_CASELESS_PATHS = frozenset({"publishingportal", "dotnetnuke"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters a path keeps literally; everything else is percent-encoded once.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -113,5 +111,7 @@ def url_key(url: str, family: str | None = None) -> str:
     """The identity of an article: ``canonical_url`` with the scheme set to https (and the
     path lowercased for families served by case-insensitive IIS)."""
     parts = urlsplit(canonical_url(url, family))
-    path = parts.path.lower() if family in _CASELESS_PATHS else parts.path
+    fam = load().family(family) if family else None
+    # IIS/ASP.NET portals answer any case of a path: one article, one key.
+    path = parts.path.lower() if fam is not None and fam.caseless_paths else parts.path
     return urlunsplit(("https", parts.netloc, path, parts.query, ""))

@@ -66,6 +66,7 @@ class Family:
     body: list[Selector]
     drop: list[Selector]
     canonical_params: list[str] = field(default_factory=list)
+    caseless_paths: bool = False  # the server (IIS) answers any case of a path
     article_url: list[re.Pattern] = field(default_factory=list)
     listing_url: list[re.Pattern] = field(default_factory=list)
 
@@ -119,6 +120,7 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
                     for key in ("detect", "article", "title", "date", "summary", "body", "drop")
                 },
                 canonical_params=spec.get("canonical_params", []),
+                caseless_paths=spec.get("caseless_paths", False),
                 article_url=[re.compile(p) for p in spec.get("crawl", {}).get("article_url", [])],
                 listing_url=[re.compile(p) for p in spec.get("crawl", {}).get("listing_url", [])],
             )
