@@ -367,12 +367,27 @@ def _protect(*els) -> set:
     return keep
 
 
-def _drop_widgets(scopes, selectors, keep: set) -> list:
-    """Remove widgets; return them (detached) since a year-less date may need their dates."""
+def _drop_widgets(scopes, profiles: Profiles, selectors, keep: set) -> list:
+    """Remove widgets; return them (detached) since a year-less date may need their dates.
+
+    One walk drops elements whose class or id names a widget (``drop_class``/``drop_id``),
+    without descending into what it dropped; then the structural XPath rules run."""
     dropped = []
+    by_class, by_id = profiles.drop_class.search, profiles.drop_id.search
     for scope in scopes:
         if scope is None:
             continue
+        stack = [scope]
+        while stack:
+            for child in list(stack.pop()):
+                if not isinstance(child.tag, str):
+                    continue
+                klass, ident = child.get("class"), child.get("id")
+                if child not in keep and ((klass and by_class(klass)) or (ident and by_id(ident))):
+                    child.drop_tree()
+                    dropped.append(child)
+                else:
+                    stack.append(child)
         for sel in selectors:
             for el in sel.compiled(scope):
                 if el not in keep and el.getparent() is not None:
@@ -397,7 +412,9 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> No
     keep = _protect(title_el, body_el, summary_el)
     # Related lists, comments and share bars go before dates are read, so a related
     # article's date is never taken for this one's.
-    dropped = _drop_widgets({article, body_el}, profiles.drop + family.drop, keep)
+    inside = article in set(body_el.iterancestors()) or body_el is article
+    scopes = [article] if inside else [article, body_el]
+    dropped = _drop_widgets(scopes, profiles, profiles.drop + family.drop, keep)
     if title_el is None and not _text(body_el):
         # An article container with neither headline nor text (a banner or link
         # portlet that happens to share the article markup): not an article page.

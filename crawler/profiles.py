@@ -95,6 +95,8 @@ class Profiles:
     families: list[Family]
     prune: etree.XPath
     drop: list[Selector]
+    drop_class: re.Pattern
+    drop_id: re.Pattern
     boilerplate: re.Pattern
     attachment_ext: frozenset[str]
     image_skip: re.Pattern
@@ -129,6 +131,8 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
         families=families,
         prune=etree.XPath(" | ".join(_expand(x) for x in common["prune"])),
         drop=_selectors(common["drop"]),
+        drop_class=re.compile(common["drop_class"]),
+        drop_id=re.compile(common["drop_id"]),
         boilerplate=re.compile("|".join(f"(?:{p})" for p in common["boilerplate"]), re.I),
         attachment_ext=frozenset(common["attachment_ext"]),
         image_skip=re.compile("|".join(common["image_skip"])),

@@ -175,8 +175,9 @@ class PortalSpider(scrapy.Spider):
                     yield "postback", request, ""
                 continue
             url = urljoin(base, href).split("#", 1)[0]
-            seen_key = canonical_for_fetch(url, known)
-            if seen_key in self.links_seen or not self._allowed(url, site):
+            # Cheap rules first (off-site, traps, documents), the canonical URL after.
+            seen_key = canonical_for_fetch(url, known) if self._allowed(url, site) else None
+            if seen_key is None or seen_key in self.links_seen:
                 if absolute:
                     decided.add((site.key, href))
                 continue
