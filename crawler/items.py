@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -28,4 +28,3 @@ class FetchErrorItem:
     attempts: int = 1
     when: str = ""
     kind: str = "page"  # page | feed | sitemap
-    extra: dict = field(default_factory=dict)

@@ -87,6 +87,9 @@ class SitePageCapMiddleware:
         cap_of = getattr(self.crawler.spider, "page_cap_of", None)
         cap = cap_of(key) if cap_of else self.crawler.settings.getint("SITE_PAGE_CAP")
         if self.sent.get(key, 0) >= cap:
+            if self.sent[key] == cap:  # say it once per site
+                self.sent[key] += 1
+                logger.warning("site %s reached its page cap (%d); not fetching more", key, cap)
             raise IgnoreRequest(f"page cap ({cap}) reached for site {key}")
         self.sent[key] = self.sent.get(key, 0) + 1
         return None

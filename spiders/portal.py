@@ -42,7 +42,6 @@ def _now() -> str:
 
 class PortalSpider(scrapy.Spider):
     name = "portal"
-    custom_settings: dict = {}
 
     def __init__(self, site: str | None = None, sites: str | None = None,
                  start_url: str | None = None, family: str = "auto", all: str | None = None,
@@ -76,8 +75,6 @@ class PortalSpider(scrapy.Spider):
             s.key: (None if s.family == "auto" else s.family) for s in chosen
         }
         self.site_deny = {s.key: [re.compile(p) for p in s.deny] for s in chosen}
-        self.pages: dict[str, int] = dict.fromkeys(self.family, 0)
-        self.capped: set[str] = set()
         self.postbacks_seen: set[tuple] = set()
         self.links_seen: set[str] = set()
         self.hrefs_decided: set[tuple[str, str]] = set()
@@ -114,7 +111,6 @@ class PortalSpider(scrapy.Spider):
         site = self._site_of(response)
         if site is None or not isinstance(response, TextResponse):
             return
-        self.pages[site.key] += 1
         try:
             yield from self._parse_page(response, site)
         except Exception as exc:  # noqa: BLE001 - one bad page must not stop the crawl
@@ -230,7 +226,7 @@ class PortalSpider(scrapy.Spider):
         key = (response.url.split("#")[0], target, arg)
         if not arg.isdigit():  # Next/Prev are relative to the page we are on
             key += (hash(forms[0].xpath("string(.//input[@name='__VIEWSTATE']/@value)")),)
-        if key in self.postbacks_seen or self._over_cap(site):
+        if key in self.postbacks_seen:
             return None
         self.postbacks_seen.add(key)
         # What a browser does for javascript:__doPostBack(target, arg): POST the whole
@@ -316,16 +312,6 @@ class PortalSpider(scrapy.Spider):
         site = next((s for s in self.sites if s.key == site_key), None)
         return (site.page_cap if site and site.page_cap else None) or self.page_cap
 
-    def _over_cap(self, site: Site) -> bool:
-        cap = site.page_cap or self.page_cap
-        if self.pages[site.key] >= cap:
-            if site.key not in self.capped:
-                self.capped.add(site.key)
-                self.logger.warning("site %s reached its page cap (%d); not following more",
-                                    site.key, cap)
-            return True
-        return False
-
     def _allowed(self, url: str, site: Site, *, check_ext: bool = True) -> bool:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
@@ -336,6 +322,4 @@ class PortalSpider(scrapy.Spider):
             return False
         if self.profiles.crawl.denied(url) or any(p.search(url) for p in self.site_deny[site.key]):
             return False
-        if site.allow_paths and not any(parts.path.startswith(p) for p in site.allow_paths):
-            return False
-        return not self._over_cap(site)
+        return not site.allow_paths or any(parts.path.startswith(p) for p in site.allow_paths)
