@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import socket
 import sqlite3
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +26,7 @@ from sqlite_utils.migrations import Migrations
 from .canonical import BadURL, canonical_url, url_key
 from .text import INVISIBLE, clean
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIGRATIONS = Migrations("vngov-archive")
 
 # The fields of an extracted record that are the article's content: what the content
@@ -165,6 +167,16 @@ def _m003_newest_first(db: Database) -> None:
             f"create index if not exists idx_articles_{column}_desc_id "
             f"on articles ({column} desc, id)"
         )
+
+
+@MIGRATIONS(name="004_crawl_process")
+def _m004_crawl_process(db: Database) -> None:
+    """Which process runs a crawl (``pid`` on ``host``), so that the next run can tell a
+    crawl that is still going from one that was killed (marked ``interrupted``)."""
+    crawls = db["crawls"]
+    crawls.add_column("pid", int)
+    crawls.add_column("host", str)
+    crawls.create_index(["status"], if_not_exists=True)
 
 
 def _create_fts(db: Database) -> None:
@@ -341,15 +353,48 @@ class Archive:
             [host, family if family and family != "generic" else None, utc_now()],
         )
 
-    def start_crawl(self, sites: list[str], settings: dict) -> int:
-        """A new row in ``crawls`` (status running); returns its id."""
+    def start_crawl(self, sites: list[str], settings: dict, *, pid: int | None = None,
+                    host: str | None = None) -> int:
+        """A new row in ``crawls`` (status running) naming the process that runs it (this
+        one unless ``pid``/``host`` say otherwise); returns its id."""
         with self.db.atomic():
             cur = self.db.execute(
-                "insert into crawls (sites, started, status, settings) values (?, ?, ?, ?)",
+                "insert into crawls (sites, started, status, settings, pid, host) "
+                "values (?, ?, ?, ?, ?, ?)",
                 [json.dumps(list(sites), ensure_ascii=False), utc_now(), "running",
-                 json.dumps(settings or {}, ensure_ascii=False, sort_keys=True, default=str)],
+                 json.dumps(settings or {}, ensure_ascii=False, sort_keys=True, default=str),
+                 os.getpid() if pid is None else pid, host or socket.gethostname()],
             )
         return cur.lastrowid
+
+    def mark_interrupted(self, *, locked_sites: Iterable[str] = (),
+                         alive: Callable[[int], bool] | None = None) -> list[int]:
+        """Mark ``interrupted`` every ``running`` crawl whose process is gone: one of this
+        host whose pid is dead, or one of a site whose lock the caller holds (no live crawl
+        of that site can exist then). Returns the ids marked."""
+        alive = alive or pid_alive
+        here = socket.gethostname()
+        locked = set(locked_sites)
+        dead = []
+        for crawl_id, sites, pid, host in self.db.execute(
+            "select id, sites, pid, host from crawls where status = 'running'"
+        ).fetchall():
+            try:
+                keys = set(json.loads(sites or "[]"))
+            except ValueError:
+                keys = set()
+            if pid == os.getpid() and host == here:
+                continue  # this process's own crawl
+            if keys & locked or (host == here and pid and not alive(pid)):
+                dead.append(crawl_id)
+        if dead:
+            with self.db.atomic():
+                self.db.conn.executemany(
+                    "update crawls set status = 'interrupted', finished = coalesce(finished, ?) "
+                    "where id = ? and status = 'running'",
+                    [(utc_now(), crawl_id) for crawl_id in dead],
+                )
+        return dead
 
     def finish_crawl(self, crawl_id: int, status: str, counts: dict | None = None) -> None:
         """Close a crawl. The store counts articles and errors itself; ``counts`` sets any of
@@ -633,6 +678,19 @@ class Archive:
             self.db.execute("drop table if exists articles_fts")
             _create_fts(self.db)
             _rebuild_fts(self.db)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    except OSError:
+        return False
+    return True
 
 
 def urlparse_host(url: str) -> str:
