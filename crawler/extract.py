@@ -18,6 +18,7 @@ from lxml import html as lxml_html
 
 from . import dates
 from .encoding import decode_html, looks_binary
+from .generic import Reader
 from .profiles import Family, Profiles, load
 from .text import clean
 
@@ -39,6 +40,7 @@ WARNINGS = {
     "date_from_body": "the layout shows no date; taken from the article text",
     "year_inferred": "the date shows no year; the year was taken from elsewhere on the page",
     "date_parsed_loosely": "the date slot was read by dateparser, not a known pattern",
+    "field_fallback": "the layout family's {} failed validation; read generically",
 }
 
 _BLOCK = frozenset(
@@ -71,6 +73,7 @@ class Block:
     bold: bool = False
     caption_hint: bool = False
     skip_image: bool = False
+    extra: bool = False  # text the main-content choice left out (generic reading)
 
 
 @dataclass
@@ -397,6 +400,10 @@ def _drop_widgets(scopes, profiles: Profiles, selectors, keep: set) -> list:
 
 
 def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> None:
+    """Read the fields through the family's rules, check each, and fall back to the generic
+    reading of a field that fails (a warning names it). A page the family recognizes but
+    cannot read is read generically, never dropped."""
+    reader = Reader(root, rec.url, profiles.generic)
     articles = _first(family.article, root, None)
     article = articles[0] if articles else None
     titles = _first(family.title, root, article)
@@ -406,8 +413,9 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> No
     summaries = _first(family.summary, root, article)
     summary_el = next((s for s in summaries if _text(s)), None)
     if article is None or body_el is None:
-        rec.warn("not_article")
-        rec.title = _text(title_el) or _page_title(root)
+        # No article container: a listing or home page, or a theme the rules miss. Only
+        # strong generic evidence (headline, date line, prose) makes it an article.
+        _extract_generic(root, profiles, rec, reader, strict=True)
         return
     keep = _protect(title_el, body_el, summary_el)
     # Related lists, comments and share bars go before dates are read, so a related
@@ -416,16 +424,27 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> No
     scopes = [article] if inside else [article, body_el]
     dropped = _drop_widgets(scopes, profiles, profiles.drop + family.drop, keep)
     if title_el is None and not _text(body_el):
-        # An article container with neither headline nor text (a banner or link
-        # portlet that happens to share the article markup): not an article page.
-        rec.warn("not_article")
-        rec.title = _page_title(root)
+        _extract_generic(root, profiles, rec, reader, strict=True)
         return
-    rec.title = _text(title_el) or _page_title(root)
+    title = _text(title_el)
+    if title_el is None or reader.is_chrome_title(title_el, title):
+        best = reader.headline(body_el)
+        if best is not None and best.el is not title_el:
+            title_el, title = best.el, best.text
+            rec.warn("field_fallback", "title")
+    rec.title = title or reader.fallback_title()
     rec.summary = _text(summary_el) or None
-
     slot_texts = [_text(el) for el in _first(family.date, root, article)]
+    slot_texts += reader.date_texts(title_el, body_el)
     _assign_date(root, rec, slot_texts, body_el, dropped)
+    if len(_text(body_el)) < 80:
+        # The family's body slot is (nearly) empty: take the main text generically.
+        container, chosen = reader.main_content()
+        if container is not None and len(_text(container)) > len(_text(body_el)):
+            rec.warn("field_fallback", "body")
+            _drop_widgets([container], profiles, profiles.drop, _protect(title_el))
+            _read_body(container, rec, profiles, article, chosen)
+            return
     _read_body(body_el, rec, profiles, article)
 
 
@@ -485,11 +504,19 @@ def _page_year(elements, rec: Record) -> int | None:
     return year
 
 
-def _read_body(body_el, rec: Record, profiles: Profiles, article) -> None:
+def _read_body(body_el, rec: Record, profiles: Profiles, article, chosen: str | None = None,
+               known_captions: dict | None = None) -> None:
+    """Walk the body element; with ``chosen`` (the text a main-content extractor chose),
+    paragraphs outside it are marked extra: kept only as captions, byline or source."""
     walker = _Walker(rec.url, profiles)
     walker.walk(body_el, _Ctx())
     walker.flush()
-    _assemble(walker.blocks, rec, profiles)
+    if chosen is not None:
+        for b in walker.blocks:
+            if b.kind != "img":
+                probe = b.text.split("\n", 1)[0].replace(" | ", " ").lower()
+                b.extra = probe not in chosen
+    _assemble(walker.blocks, rec, profiles, known_captions)
     _collect_attachments(article if article is not None else body_el, rec, profiles)
 
 
@@ -528,6 +555,19 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
             paragraphs.append(b)
         i += 1
 
+    # Text the main-content choice left out: trailing widgets go, unless they are the
+    # source or byline line; elsewhere it never joins the body.
+    while paragraphs and paragraphs[-1].extra:
+        last = paragraphs[-1]
+        if rec.source is None and _SOURCE.match(last.text):
+            rec.source = _SOURCE.match(last.text).group("src")
+        elif rec.byline is None and _is_byline(last, len(paragraphs)):
+            rec.byline = last.text
+        paragraphs.pop()
+    paragraphs = [p for p in paragraphs if not p.extra]
+    # A date/metadata line at the top of the text belongs to the layout, not the body.
+    while paragraphs and _is_meta_line(paragraphs[0].text):
+        paragraphs.pop(0)
     # Source and byline sit at the end; the source line may come after the byline.
     for _ in range(2):
         if paragraphs and rec.source is None:
@@ -556,6 +596,20 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
         rec.warn("no_title")
 
 
+_META_WORDS = re.compile(
+    r"(?i)\b(ngày|đăng|cập nhật|lúc|giờ|lượt xem|lượt đọc|xem|thứ|hai|ba|tư|năm|sáu|bảy|"
+    r"chủ nhật|sáng|chiều|tối|by|posted|updated|views?)\b")
+
+
+def _is_meta_line(text: str) -> bool:
+    """``Ngày đăng: 12/03/2024 08:15 | Lượt xem: 120``: a date and little else."""
+    if len(text) > 120 or not dates.find_date(text, allow_yearless=False):
+        return False
+    rest = re.sub(r"[\d/:.,|\-–()\[\]]+", " ", text)
+    rest = _META_WORDS.sub(" ", rest)
+    return len(rest.split()) <= 3
+
+
 def _is_caption(b: Block) -> bool:
     if len(b.text) > 400:
         return False
@@ -576,6 +630,17 @@ def _is_byline(b: Block, n_paragraphs: int) -> bool:
     return len(words) <= 5 and all(w[:1].isupper() for w in words)
 
 
+def _reads_as_article(reader: Reader, best, date_texts: list[str]) -> bool:
+    """Strong evidence for a family page without article markup: a headline the page's
+    references agree with, a date line by it, and the main text starting right after it."""
+    if best is None or best.agreement < 0.5 or reader.text_start is None:
+        return False
+    gap = reader.text_start - reader.order.get(best.el, 1 << 30)
+    if not 0 < gap < 80:
+        return False
+    return any(dates.find_date(t, allow_yearless=False) for t in date_texts)
+
+
 def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
     seen = set()
     for a in scope.iter("a"):
@@ -591,17 +656,17 @@ def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
         rec.attachments.append({"url": url, "name": name})
 
 
-def _extract_generic(root, profiles: Profiles, rec: Record) -> None:
-    """No family matched: trafilatura finds the main content; our rules read the fields."""
-    import trafilatura
-
-    rec.warn("generic_fallback")
-    heads = root.xpath("//article//h1 | //h1[contains(@class, 'title')]")
-    og = _meta(root, "og:title")
-    first_h1 = root.xpath("//h1")
-    rec.title = (_text(heads[0]) if heads else None) or (clean(og) if og else None) or (
-        _text(first_h1[0]) if first_h1 else None) or _page_title(root)
-    meta_date = _meta(root, "article:published_time", "datePublished", "pubdate")
+def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | None = None,
+                     *, strict: bool = False) -> None:
+    """No family rule reads this page: trafilatura chooses the main text, the element of
+    our tree holding it is read with our rules, and the headline and date line are found
+    by evidence (crawler.generic). ``strict``: a page of a known family whose article
+    markup is missing (listings, home pages) must show a headline that agrees with the
+    page's references and a date line to count as an article."""
+    reader = reader or Reader(root, rec.url, profiles.generic)
+    rules = profiles.generic
+    if rec.family == "generic":
+        rec.warn("generic_fallback")
     known_captions = {}
     for fig in root.xpath("//figure[.//img] | //*[contains(@class, 'wp-caption')][.//img]"):
         cap = fig.xpath(".//figcaption | .//*[contains(@class, 'caption-text')]")
@@ -609,33 +674,45 @@ def _extract_generic(root, profiles: Profiles, rec: Record) -> None:
             for img in fig.iter("img"):
                 if img.get("src"):
                     known_captions[urljoin(rec.url, img.get("src").strip())] = _text(cap[0])
-    time_dt = root.xpath("//time[@datetime]/@datetime")
-    links = root.xpath("//a[string-length(normalize-space(.)) > 25]")
-    doc = trafilatura.bare_extraction(
-        root, url=rec.url, include_comments=False, include_tables=True,
-        include_images=True, include_links=False, with_metadata=False,
-        favor_precision=True,
-    )
-    body = getattr(doc, "body", None) if doc is not None else None
-    text_len = len(clean(" ".join(body.itertext()))) if body is not None else 0
-    if body is None or text_len < 200 or (len(links) > 30 and text_len < 1500):
-        rec.warn("not_article")
-        return
-    walker = _Walker(rec.url, profiles)
-    walker.walk(body, _Ctx())
-    walker.flush()
-    _assemble(walker.blocks, rec, profiles, known_captions)
-    slot = [d for d in (meta_date, *time_dt) if d]
-    for value in slot:
-        if iso := dates.parse_iso(value):
-            rec.published = iso
-            break
+    if strict:
+        # Cheap check first (no trafilatura): a listing has no headline the page's
+        # references agree with.
+        early = reader.headline()
+        if early is None or early.agreement < 0.5:
+            rec.warn("not_article")
+            rec.title = reader.fallback_title()
+            return
+    container, chosen = reader.main_content()
+    text_len = len(chosen or "")
+    if container is not None:
+        text = _text(container)
+        links = sum(len(clean(a.text_content())) for a in container.iter("a"))
+        density = links / max(len(text), 1)
     else:
-        body_text = rec.body or ""
-        found = dates.find_date(body_text, allow_yearless=False, with_time=False)
-        if found:
-            rec.published = found.value
-            rec.warn("date_from_body")
-        else:
-            rec.warn("no_date")
-    _collect_attachments(root, rec, profiles)
+        density = 0.0
+    best = reader.headline(container)
+    if text_len < rules.min_article_chars or density > rules.max_link_density:
+        rec.warn("not_article")
+        rec.title = reader.fallback_title()
+        return
+    title_el = best.el if best is not None else None
+    date_texts = reader.date_texts(title_el, container)
+    if strict and not _reads_as_article(reader, best, date_texts):
+        rec.warn("not_article")
+        rec.title = reader.fallback_title()
+        return
+    rec.title = best.text if best is not None else reader.fallback_title()
+    if container is not None:
+        keep = _protect(title_el) if title_el is not None else set()
+        dropped = _drop_widgets([container], profiles, profiles.drop, keep)
+        _read_body(container, rec, profiles, container, chosen, known_captions)
+    else:
+        dropped = []
+    _assign_date(root, rec, date_texts, container, dropped)
+    if rec.byline is None:
+        for el in rules.byline(root):
+            text = _text(el)
+            if text and len(text) <= 90 and not reader.in_chrome(el):
+                rec.byline = re.sub(r"(?i)^(tác giả|người viết|author|by)\s*:\s*", "", text)
+                break
+    _collect_attachments(container if container is not None else root, rec, profiles)

@@ -101,45 +101,160 @@ class Profiles:
     attachment_ext: frozenset[str]
     image_skip: re.Pattern
     crawl: CrawlRules
+    generic: GenericRules
 
     def family(self, name: str) -> Family | None:
         return next((f for f in self.families if f.name == name), None)
 
 
+class ProfileError(ValueError):
+    """A mistake in a profile file, naming the file, the entry and the key."""
+
+
+_FAMILY_KEYS = {"description", "detect", "article", "title", "date", "summary", "body", "drop",
+                "canonical_params", "caseless_paths", "crawl"}
+_FAMILY_CRAWL_KEYS = {"article_url", "listing_url"}
+_COMMON_KEYS = {"prune", "drop", "drop_class", "drop_id", "boilerplate", "attachment_ext",
+                "image_skip"}
+_CRAWL_KEYS = {"deny", "postback_arg", "postback_target", "more_text"}
+_GENERIC_KEYS = {"title_candidates", "chrome_tags", "chrome_class", "date_skip_class",
+                 "block_tags", "byline", "min_article_chars", "max_link_density"}
+
+
+class _Checker:
+    """Reads values out of the parsed file, failing with file, entry and key named."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, entry: str, key: str | None, problem: str):
+        where = f"[{entry}]" + (f" key {key!r}" if key else "")
+        raise ProfileError(f"{self.path.name}: {where}: {problem}")
+
+    def table(self, data: dict, entry: str, allowed: set[str], required=()) -> dict:
+        if not isinstance(data, dict):
+            self.fail(entry, None, "must be a table")
+        for key in data:
+            if key not in allowed:
+                self.fail(entry, key, f"unknown key (known: {', '.join(sorted(allowed))})")
+        for key in required:
+            if key not in data:
+                self.fail(entry, key, "missing")
+        return data
+
+    def strings(self, data: dict, entry: str, key: str) -> list[str]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(entry, key, "must be a list of strings")
+        return value
+
+    def regex(self, entry: str, key: str, pattern, flags=0) -> re.Pattern:
+        if not isinstance(pattern, str):
+            self.fail(entry, key, "must be a string (a regular expression)")
+        try:
+            return re.compile(pattern, flags)
+        except re.error as exc:
+            self.fail(entry, key, f"bad regular expression {pattern!r}: {exc}")
+
+    def selectors(self, data: dict, entry: str, key: str) -> list[Selector]:
+        out = []
+        for xp in self.strings(data, entry, key):
+            try:
+                out.extend(_selectors([xp]))
+            except etree.XPathSyntaxError as exc:
+                self.fail(entry, key, f"bad XPath {xp!r}: {exc}")
+        return out
+
+    def xpath(self, entry: str, key: str, xpaths: list[str]) -> etree.XPath:
+        try:
+            return etree.XPath(" | ".join(_expand(x) for x in xpaths))
+        except etree.XPathSyntaxError as exc:
+            self.fail(entry, key, f"bad XPath: {exc}")
+
+
+@dataclass
+class GenericRules:
+    """Data for crawler.generic: where headlines may be, what is chrome."""
+
+    title_candidates: etree.XPath
+    chrome_tags: frozenset[str]
+    chrome_class: re.Pattern
+    date_skip_class: re.Pattern
+    block_tags: tuple[str, ...]
+    byline: etree.XPath
+    min_article_chars: int
+    max_link_density: float
+
+
 @lru_cache(maxsize=4)
 def load(path: str | Path = PROFILE_PATH) -> Profiles:
-    """Parse and compile the profile file (cached: compile once per process)."""
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    common = data["common"]
+    """Parse, validate and compile the profile file (cached: compile once per process).
+
+    A mistake (unknown key, missing table, bad XPath or regular expression) raises
+    :class:`ProfileError` naming the file, the entry and the key."""
+    path = Path(path)
+    chk = _Checker(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path.name}: not valid TOML: {exc}") from None
+    chk.table(data, "top level", {"common", "families", "crawl", "generic"},
+              required=("common", "families", "crawl", "generic"))
+    common = chk.table(data["common"], "common", _COMMON_KEYS, required=_COMMON_KEYS)
     families = []
-    for name, spec in data["families"].items():
+    for name, spec in chk.table(data["families"], "families", set(data["families"])).items():
+        entry = f"families.{name}"
+        chk.table(spec, entry, _FAMILY_KEYS, required=("detect", "article", "title", "body"))
+        crawl = chk.table(spec.get("crawl", {}), f"{entry}.crawl", _FAMILY_CRAWL_KEYS)
+        if not isinstance(spec.get("caseless_paths", False), bool):
+            chk.fail(entry, "caseless_paths", "must be true or false")
         families.append(
             Family(
                 name=name,
                 description=spec.get("description", ""),
                 **{
-                    key: _selectors(spec.get(key, []))
+                    key: chk.selectors(spec, entry, key)
                     for key in ("detect", "article", "title", "date", "summary", "body", "drop")
                 },
-                canonical_params=spec.get("canonical_params", []),
+                canonical_params=chk.strings(spec, entry, "canonical_params"),
                 caseless_paths=spec.get("caseless_paths", False),
-                article_url=[re.compile(p) for p in spec.get("crawl", {}).get("article_url", [])],
-                listing_url=[re.compile(p) for p in spec.get("crawl", {}).get("listing_url", [])],
+                article_url=[chk.regex(f"{entry}.crawl", "article_url", p)
+                             for p in chk.strings(crawl, f"{entry}.crawl", "article_url")],
+                listing_url=[chk.regex(f"{entry}.crawl", "listing_url", p)
+                             for p in chk.strings(crawl, f"{entry}.crawl", "listing_url")],
             )
         )
+    crawl = chk.table(data["crawl"], "crawl", _CRAWL_KEYS, required=_CRAWL_KEYS)
+    gen = chk.table(data["generic"], "generic", _GENERIC_KEYS, required=_GENERIC_KEYS)
+    for key in ("min_article_chars", "max_link_density"):
+        if not isinstance(gen[key], int | float) or isinstance(gen[key], bool):
+            chk.fail("generic", key, "must be a number")
     return Profiles(
         families=families,
-        prune=etree.XPath(" | ".join(_expand(x) for x in common["prune"])),
-        drop=_selectors(common["drop"]),
-        drop_class=re.compile(common["drop_class"]),
-        drop_id=re.compile(common["drop_id"]),
-        boilerplate=re.compile("|".join(f"(?:{p})" for p in common["boilerplate"]), re.I),
-        attachment_ext=frozenset(common["attachment_ext"]),
-        image_skip=re.compile("|".join(common["image_skip"])),
+        prune=chk.xpath("common", "prune", chk.strings(common, "common", "prune")),
+        drop=chk.selectors(common, "common", "drop"),
+        drop_class=chk.regex("common", "drop_class", common["drop_class"]),
+        drop_id=chk.regex("common", "drop_id", common["drop_id"]),
+        boilerplate=chk.regex("common", "boilerplate", "|".join(
+            f"(?:{p})" for p in chk.strings(common, "common", "boilerplate")), re.I),
+        attachment_ext=frozenset(chk.strings(common, "common", "attachment_ext")),
+        image_skip=chk.regex("common", "image_skip",
+                             "|".join(chk.strings(common, "common", "image_skip"))),
         crawl=CrawlRules(
-            deny=[re.compile(p) for p in data["crawl"]["deny"]],
-            postback_arg=re.compile(data["crawl"]["postback_arg"]),
-            postback_target=re.compile(data["crawl"]["postback_target"]),
-            more_text=re.compile(data["crawl"]["more_text"]),
+            deny=[chk.regex("crawl", "deny", p) for p in chk.strings(crawl, "crawl", "deny")],
+            postback_arg=chk.regex("crawl", "postback_arg", crawl["postback_arg"]),
+            postback_target=chk.regex("crawl", "postback_target", crawl["postback_target"]),
+            more_text=chk.regex("crawl", "more_text", crawl["more_text"]),
+        ),
+        generic=GenericRules(
+            title_candidates=chk.xpath("generic", "title_candidates",
+                                       chk.strings(gen, "generic", "title_candidates")),
+            chrome_tags=frozenset(chk.strings(gen, "generic", "chrome_tags")),
+            chrome_class=chk.regex("generic", "chrome_class", gen["chrome_class"]),
+            date_skip_class=chk.regex("generic", "date_skip_class", gen["date_skip_class"]),
+            block_tags=tuple(chk.strings(gen, "generic", "block_tags")),
+            byline=chk.xpath("generic", "byline", chk.strings(gen, "generic", "byline")),
+            min_article_chars=int(gen["min_article_chars"]),
+            max_link_density=float(gen["max_link_density"]),
         ),
     )

@@ -1,0 +1,323 @@
+"""Reading a page without family rules: headline, date line and main content from evidence.
+
+Used for pages no family recognizes (thousands of commune and district portals) and, field
+by field, when a family's reading fails validation (a portlet title taken for the headline,
+an empty body, no date while a date line sits by the title). Each field weighs several
+signals instead of trusting one XPath:
+
+- headline: heading candidates scored by their agreement with ``og:title``, ``<title>`` and
+  the URL slug, their level, their place before the main text, and penalties for chrome
+  (portlet and web-part titles, breadcrumbs, menus, link lists);
+- date: the date line between the headline and the text (or just above the headline),
+  never sidebars, header clocks or "other news" links;
+- main content: trafilatura chooses the text; the element of *our* tree that holds it is
+  walked with our own rules, so captions, bylines and images keep their markup, and what
+  trafilatura judged not to be text (widgets, date lines) stays out of the body.
+
+What counts as chrome and which elements may carry a headline are data in
+``families.toml`` (``[generic]``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from .text import clean, fold
+
+_SEPARATORS = re.compile(r"\s+(?:[-|–—:»]{1,2}|::)\s+")
+_WORD = re.compile(r"\w+")
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def _f1(a: list[str], b: list[str]) -> float:
+    if not a or not b:
+        return 0.0
+    sa, sb = set(a), set(b)
+    common = len(sa & sb)
+    if not common:
+        return 0.0
+    p, r = common / len(sa), common / len(sb)
+    return 2 * p * r / (p + r)
+
+
+def references(root, url: str) -> list[list[str]]:
+    """Token lists the headline should agree with: og/twitter titles, <title> and its
+    parts (site names are split off), the URL slug."""
+    refs: list[str] = []
+    for xp in ("//meta[@property='og:title']/@content", "//meta[@name='twitter:title']/@content",
+               "//meta[@name='title']/@content", "//title"):
+        for found in root.xpath(xp)[:1]:
+            text = clean(found if isinstance(found, str) else found.text_content())
+            if text:
+                refs.append(text)
+                refs.extend(p for p in _SEPARATORS.split(text) if len(p) > 12)
+    path = unquote(urlsplit(url).path).rstrip("/")
+    slug = path.rpartition("/")[2]
+    slug = re.sub(r"\.(aspx?|html?|php|jsp)$", "", slug, flags=re.I)
+    words = [w for w in re.split(r"[-_+.\s]+", slug) if w and not w.isdigit()]
+    if len(words) >= 3:
+        refs.append(" ".join(words))
+    return [t for t in (_tokens(r) for r in refs) if t]
+
+
+@dataclass
+class Candidate:
+    el: object
+    text: str
+    score: float
+    agreement: float
+
+
+class Reader:
+    """Generic field reading over one pruned page tree (built once per page, lazily)."""
+
+    def __init__(self, root, url: str, rules):
+        self.root = root
+        self.url = url
+        self.rules = rules  # profiles.GenericRules
+        self._order: dict | None = None
+        self._refs: list[list[str]] | None = None
+        self.text_start: int | None = None  # document position where the main text begins
+
+    # -- document order ------------------------------------------------------
+    @property
+    def order(self) -> dict:
+        if self._order is None:
+            self._order = {el: i for i, el in enumerate(self.root.iter())}
+        return self._order
+
+    @property
+    def refs(self) -> list[list[str]]:
+        if self._refs is None:
+            self._refs = references(self.root, self.url)
+        return self._refs
+
+    def agreement(self, text: str) -> float:
+        toks = _tokens(text)
+        return max((_f1(toks, ref) for ref in self.refs), default=0.0)
+
+    def in_chrome(self, el) -> bool:
+        """Inside navigation, footer, breadcrumb, portlet/web-part title or a link list."""
+        chrome_tag, chrome_attr = self.rules.chrome_tags, self.rules.chrome_class.search
+        node = el
+        while node is not None and isinstance(node.tag, str):
+            if node.tag in chrome_tag:
+                return True
+            attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
+            if attrs.strip() and chrome_attr(attrs):
+                return True
+            node = node.getparent()
+        return False
+
+    # -- headline ------------------------------------------------------------
+    def headline(self, body_el=None, prior=None) -> Candidate | None:
+        """The best-scored heading; ``prior`` (a family's pick) gets a small bonus."""
+        order = self.order
+        body_at = order.get(body_el, None) if body_el is not None else None
+        if self.text_start is not None and (body_at is None or self.text_start > body_at):
+            body_at = self.text_start
+        seen = set()
+        best: Candidate | None = None
+        for el in self.rules.title_candidates(self.root):
+            if el in seen:
+                continue
+            seen.add(el)
+            text = clean(el.text_content())
+            n_words = len(text.split())
+            if len(text) < 8 or n_words > 60 or n_words < 2:
+                continue
+            agree = self.agreement(text)
+            score = 1.2 * agree
+            tag = el.tag
+            score += {"h1": 0.35, "h2": 0.25, "h3": 0.15}.get(tag, 0.15)
+            if el.get("itemprop") == "headline":
+                score += 0.3
+            if self.in_chrome(el):
+                score -= 0.8
+            if any(a.tag == "a" for a in el.iterancestors()) or el.find(".//a") is not None and \
+                    len(clean(el.find(".//a").text_content())) >= len(text) * 0.8:
+                score -= 0.35  # a teaser link, not this page's headline
+            if any(a.tag in ("li", "dt", "dd") for a in el.iterancestors()):
+                score -= 0.3
+            if n_words <= 4:
+                score -= 0.25
+            if body_at is not None:
+                at = order.get(el, 0)
+                if at < body_at:
+                    score += 0.3 if body_at - at < 120 else 0.1
+                else:
+                    score -= 0.5
+            if prior is not None and el is prior:
+                score += 0.3
+            if best is None or score > best.score:
+                best = Candidate(el, text, score, agree)
+        if best is None or best.score < 0.3:
+            return None
+        return best
+
+    def fallback_title(self) -> str | None:
+        """og:title, else the longest part of <title> (site names split off)."""
+        for xp in ("//meta[@property='og:title']/@content", "//title"):
+            for found in self.root.xpath(xp)[:1]:
+                text = clean(found if isinstance(found, str) else found.text_content())
+                parts = [p for p in _SEPARATORS.split(text) if p]
+                if parts:
+                    return max(parts, key=len) if len(parts) > 1 else text
+        return None
+
+    def is_chrome_title(self, el, text: str) -> bool:
+        """A family's headline that is chrome: a web-part/portlet/breadcrumb title, a menu
+        entry, or a short label no page reference agrees with while another heading does."""
+        if not text:
+            return True
+        if self.in_chrome(el) and self.agreement(text) < 0.5:
+            return True
+        site_names = {clean(s).lower() for s in self.root.xpath(
+            "//meta[@property='og:site_name']/@content")}
+        return text.lower() in site_names
+
+    # -- date line -----------------------------------------------------------
+    def date_texts(self, title_el, body_el=None) -> list[str]:
+        """Text after the headline up to the main text, then text just above the headline
+        (link text and widget text skipped): where a page prints its own date."""
+        if title_el is None:
+            return []
+        order = self.order
+        start = order.get(title_el)
+        if start is None:
+            return []
+        end = order.get(body_el) if body_el is not None else None
+        if end is not None and end <= start:
+            end = None  # the headline is inside the main text's element
+        inside_title = set(title_el.iter())
+        items = list(order)
+        after: list[str] = []
+        budget = 700
+        limit = min(len(items), start + 200)
+        for i in range(start + 1, limit):
+            if end is not None and i >= end:
+                break
+            el = items[i]
+            if el in inside_title or not isinstance(el.tag, str):
+                continue
+            if self._skip_for_date(el):
+                continue
+            pieces = [el.text] + ([el.tail] if el.getparent() not in inside_title else [])
+            prose = False
+            for t in pieces:
+                if t and t.strip():
+                    if len(t.strip()) > 150:
+                        prose = True  # the article's text has begun: no date line here
+                        break
+                    after.append(t)
+                    budget -= len(t)
+            if prose or budget <= 0:
+                break
+        before: list[str] = []
+        budget = 200
+        for i in range(start - 1, max(-1, start - 40), -1):
+            el = items[i]
+            if not isinstance(el.tag, str) or el in set(title_el.iterancestors()):
+                continue
+            if self._skip_for_date(el):
+                continue
+            for t in (el.tail, el.text):
+                if t and t.strip():
+                    before.insert(0, t)
+                    budget -= len(t)
+            if budget <= 0:
+                break
+        out = []
+        if after:
+            out.append(clean(" ".join(after)))
+        if before:
+            out.append(clean(" ".join(before)))
+        return out
+
+    def _skip_for_date(self, el) -> bool:
+        for node in (el, *el.iterancestors()):
+            if node.tag == "a":
+                return True
+            if node.tag in ("body", "html"):
+                return False
+            attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
+            if attrs.strip() and self.rules.date_skip_class.search(attrs):
+                return True
+        return False
+
+    # -- main content ----------------------------------------------------------
+    def main_content(self):
+        """(container, text) where container is the element of this tree holding the text
+        trafilatura chose, and text its chosen text (lowercase, one space); (None, None)
+        when trafilatura finds nothing."""
+        import trafilatura
+
+        doc = trafilatura.bare_extraction(
+            self.root, url=self.url, include_comments=False, include_tables=True,
+            include_images=True, include_links=False, with_metadata=False,
+            favor_precision=True,
+        )
+        body = getattr(doc, "body", None) if doc is not None else None
+        if body is None:
+            return None, None
+        paras = []
+        for el in body.iter("p", "head", "item", "cell", "quote", "code"):
+            text = clean("".join(el.itertext()))
+            if text:
+                paras.append(text)
+        if not paras:
+            return None, None
+        joined = " ".join(paras).lower()
+        wanted = {p for p in paras if len(p) >= 25}
+        weights: dict = {}
+        total = 0
+
+        starts = []
+
+        def credit(el, n: int) -> None:
+            nonlocal total
+            total += n
+            if n >= 80:
+                starts.append(el)
+            for anc in (el, *el.iterancestors()):
+                weights[anc] = weights.get(anc, 0) + n
+
+        for el in self.root.iter(*self.rules.block_tags):
+            text = clean(el.text_content())
+            if text in wanted:
+                wanted.discard(text)
+                credit(el, len(text))
+        if wanted:
+            # Paragraphs that are runs of text between <br>s (or split over inline spans)
+            # match no element: find the text node that starts them.
+            nodes = []
+            for el in self.root.iter():
+                if not isinstance(el.tag, str):
+                    continue
+                if el.text and len(el.text) >= 20:
+                    nodes.append((clean(el.text), el))
+                if el.tail and len(el.tail) >= 20 and el.getparent() is not None:
+                    nodes.append((clean(el.tail), el.getparent()))
+            for para in wanted:
+                prefix = para[:20]
+                owner = next((el for text, el in nodes if prefix in text), None)
+                if owner is not None:
+                    credit(owner, len(para))
+        if starts:
+            order = self.order
+            self.text_start = min(order.get(el, 1 << 30) for el in starts)
+        if not total:
+            return None, joined
+        depth = {}
+        best = None
+        for el, w in weights.items():
+            if w >= 0.85 * total:
+                d = depth.setdefault(el, sum(1 for _ in el.iterancestors()))
+                if best is None or d > depth[best]:
+                    best = el
+        return best, joined
