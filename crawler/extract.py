@@ -515,7 +515,11 @@ def _read_body(body_el, rec: Record, profiles: Profiles, article, chosen: str | 
         for b in walker.blocks:
             if b.kind != "img":
                 probe = b.text.split("\n", 1)[0].replace(" | ", " ").lower()
-                b.extra = probe not in chosen
+                # Short lines must be a whole paragraph of the choice ("57" is in any text).
+                # Long prose inside the main element is text even where the choice
+                # left it out; short lines must be a whole paragraph of the choice.
+                b.extra = False if len(probe) >= 150 else probe not in chosen if len(
+                    probe) >= 30 else f" {probe} " not in f" {chosen} "
     _assemble(walker.blocks, rec, profiles, known_captions)
     _collect_attachments(article if article is not None else body_el, rec, profiles)
 
@@ -702,6 +706,8 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         rec.title = reader.fallback_title()
         return
     rec.title = best.text if best is not None else reader.fallback_title()
+    lead = reader.lead(title_el, container)
+    rec.summary = _text(lead) or None
     if container is not None:
         keep = _protect(title_el) if title_el is not None else set()
         dropped = _drop_widgets([container], profiles, profiles.drop, keep)

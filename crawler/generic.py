@@ -205,9 +205,10 @@ class Reader:
             el = items[i]
             if el in inside_title or not isinstance(el.tag, str):
                 continue
-            if self._skip_for_date(el):
-                continue
-            pieces = [el.text] + ([el.tail] if el.getparent() not in inside_title else [])
+            pieces = [] if self._skip_for_date(el) else [el.text]
+            parent = el.getparent()
+            if parent is not None and parent not in inside_title and not self._skip_for_date(parent):
+                pieces.append(el.tail)  # a tail is the parent's text
             prose = False
             for t in pieces:
                 if t and t.strip():
@@ -224,9 +225,10 @@ class Reader:
             el = items[i]
             if not isinstance(el.tag, str) or el in set(title_el.iterancestors()):
                 continue
-            if self._skip_for_date(el):
-                continue
-            for t in (el.tail, el.text):
+            parent = el.getparent()
+            tail = el.tail if parent is not None and not self._skip_for_date(parent) else None
+            text = None if self._skip_for_date(el) else el.text
+            for t in (tail, text):
                 if t and t.strip():
                     before.insert(0, t)
                     budget -= len(t)
@@ -249,6 +251,24 @@ class Reader:
             if attrs.strip() and self.rules.date_skip_class.search(attrs):
                 return True
         return False
+
+    # -- lead --------------------------------------------------------------------
+    def lead(self, title_el, container):
+        """An element styled as the lead (sapo) between the headline and the text."""
+        order = self.order
+        title_at = order.get(title_el, -1) if title_el is not None else -1
+        for el in self.rules.summary(self.root):
+            text = clean(el.text_content())
+            if not 40 <= len(text) <= 1500 or self.in_chrome(el):
+                continue
+            at = order.get(el, -1)
+            if at < title_at:
+                continue
+            if self.text_start is not None and at > self.text_start and (
+                    container is None or el not in set(container.iter())):
+                continue
+            return el
+        return None
 
     # -- main content ----------------------------------------------------------
     def main_content(self):
@@ -274,16 +294,20 @@ class Reader:
             return None, None
         joined = " ".join(paras).lower()
         wanted = {p for p in paras if len(p) >= 25}
-        weights: dict = {}
+        weights: dict = {}  # element -> matched text inside it
+        direct: dict = {}  # element -> matched text in its own paragraphs
         total = 0
-
         starts = []
+        paragraph_tags = self.rules.paragraph_tags
 
-        def credit(el, n: int) -> None:
+        def credit(el, n: int, owner: bool = False) -> None:
             nonlocal total
             total += n
             if n >= 80:
                 starts.append(el)
+            holder = el if owner or el.tag not in paragraph_tags else el.getparent()
+            if holder is not None:
+                direct[holder] = direct.get(holder, 0) + n
             for anc in (el, *el.iterancestors()):
                 weights[anc] = weights.get(anc, 0) + n
 
@@ -307,17 +331,24 @@ class Reader:
                 prefix = para[:20]
                 owner = next((el for text, el in nodes if prefix in text), None)
                 if owner is not None:
-                    credit(owner, len(para))
+                    while owner.tag not in self.rules.block_tags and owner.getparent() is not None:
+                        owner = owner.getparent()
+                    credit(owner, len(para), owner=True)
         if starts:
             order = self.order
             self.text_start = min(order.get(el, 1 << 30) for el in starts)
-        if not total:
+        if not direct:
             return None, joined
-        depth = {}
-        best = None
-        for el, w in weights.items():
-            if w >= 0.85 * total:
-                d = depth.setdefault(el, sum(1 for _ in el.iterancestors()))
-                if best is None or d > depth[best]:
-                    best = el
+        # The element whose own paragraphs hold most of the text; then up while a parent
+        # adds a real share of the chosen text (paragraphs split over sibling blocks), but
+        # not for a footer line or a counter that trafilatura also kept.
+        best = max(direct, key=direct.get)
+        while True:
+            parent = best.getparent()
+            if parent is None or parent.tag in ("body", "html"):
+                break
+            gain = weights.get(parent, 0) - weights.get(best, 0)
+            if gain < 0.3 * weights.get(best, 0):
+                break
+            best = parent
         return best, joined

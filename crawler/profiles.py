@@ -118,7 +118,7 @@ _COMMON_KEYS = {"prune", "drop", "drop_class", "drop_id", "boilerplate", "attach
                 "image_skip"}
 _CRAWL_KEYS = {"deny", "postback_arg", "postback_target", "more_text"}
 _GENERIC_KEYS = {"title_candidates", "chrome_tags", "chrome_class", "date_skip_class",
-                 "block_tags", "byline", "min_article_chars", "max_link_density"}
+                 "block_tags", "paragraph_tags", "summary", "byline", "min_article_chars", "max_link_density"}
 
 
 class _Checker:
@@ -181,6 +181,8 @@ class GenericRules:
     chrome_class: re.Pattern
     date_skip_class: re.Pattern
     block_tags: tuple[str, ...]
+    paragraph_tags: frozenset[str]
+    summary: etree.XPath
     byline: etree.XPath
     min_article_chars: int
     max_link_density: float
@@ -253,6 +255,8 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
             chrome_class=chk.regex("generic", "chrome_class", gen["chrome_class"]),
             date_skip_class=chk.regex("generic", "date_skip_class", gen["date_skip_class"]),
             block_tags=tuple(chk.strings(gen, "generic", "block_tags")),
+            paragraph_tags=frozenset(chk.strings(gen, "generic", "paragraph_tags")),
+            summary=chk.xpath("generic", "summary", chk.strings(gen, "generic", "summary")),
             byline=chk.xpath("generic", "byline", chk.strings(gen, "generic", "byline")),
             min_article_chars=int(gen["min_article_chars"]),
             max_link_density=float(gen["max_link_density"]),
