@@ -435,8 +435,8 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> No
     rec.title = title or reader.fallback_title()
     rec.summary = _text(summary_el) or None
     slot_texts = [_text(el) for el in _first(family.date, root, article)]
-    slot_texts += reader.date_texts(title_el, body_el)
-    _assign_date(root, rec, slot_texts, body_el, dropped)
+    _assign_date(root, rec, slot_texts, body_el, dropped,
+                 near=lambda: reader.date_texts(title_el, body_el))
     if len(_text(body_el)) < 80:
         # The family's body slot is (nearly) empty: take the main text generically.
         container, chosen = reader.main_content()
@@ -456,15 +456,21 @@ def _page_title(root) -> str | None:
     return clean(t.text_content()) or None if t is not None else None
 
 
-def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=()) -> None:
-    """Date slot -> meta tags -> body text -> nothing (with a warning for each fallback)."""
+def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
+                 near=None) -> None:
+    """Date slot -> the date line by the headline (``near``, computed only when the slot
+    has no date) -> meta tags -> body text -> nothing (a warning for each fallback)."""
+    near_texts: list[str] = []
+    for texts in (slot_texts, None):
+        if texts is None:
+            texts = near_texts = near() if near is not None else []
+        for text in texts:
+            found = dates.find_date(text, allow_yearless=False)
+            if found:
+                rec.published = found.value
+                return
     year = None
-    for text in slot_texts:
-        found = dates.find_date(text, allow_yearless=False)
-        if found:
-            rec.published = found.value
-            return
-    for text in slot_texts:
+    for text in (*slot_texts, *near_texts):
         if dates.YEARLESS.search(text):
             year = year or _page_year([root, *dropped], rec)
             found = dates.find_date(text, default_year=year)
@@ -714,7 +720,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         _read_body(container, rec, profiles, container, chosen, known_captions)
     else:
         dropped = []
-    _assign_date(root, rec, date_texts, container, dropped)
+    _assign_date(root, rec, [], container, dropped, near=lambda: date_texts)
     if rec.byline is None:
         for el in rules.byline(root):
             text = _text(el)

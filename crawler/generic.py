@@ -73,6 +73,24 @@ class Candidate:
     agreement: float
 
 
+def _following(el):
+    """Elements after ``el`` in document order (not its descendants), lazily."""
+    node = el
+    while node is not None:
+        for sib in node.itersiblings():
+            yield from sib.iter()
+        node = node.getparent()
+
+
+def _preceding(el):
+    """Elements before ``el`` in reverse document order (not its ancestors), lazily."""
+    node = el
+    while node is not None:
+        for sib in node.itersiblings(preceding=True):
+            yield from reversed(list(sib.iter()))
+        node = node.getparent()
+
+
 class Reader:
     """Generic field reading over one pruned page tree (built once per page, lazily)."""
 
@@ -83,6 +101,7 @@ class Reader:
         self._order: dict | None = None
         self._refs: list[list[str]] | None = None
         self.text_start: int | None = None  # document position where the main text begins
+        self.text_start_el = None  # the element it begins in
 
     # -- document order ------------------------------------------------------
     @property
@@ -187,27 +206,21 @@ class Reader:
         (link text and widget text skipped): where a page prints its own date."""
         if title_el is None:
             return []
-        order = self.order
-        start = order.get(title_el)
-        if start is None:
-            return []
-        end = order.get(body_el) if body_el is not None else None
-        if end is not None and end <= start:
-            end = None  # the headline is inside the main text's element
-        inside_title = set(title_el.iter())
-        items = list(order)
+        stops = {body_el, self.text_start_el} - {None}
+        stops -= set(title_el.iterancestors())  # a headline inside the main element
+        skip = self._skip_for_date
         after: list[str] = []
-        budget = 700
-        limit = min(len(items), start + 200)
-        for i in range(start + 1, limit):
-            if end is not None and i >= end:
+        budget, steps = 700, 0
+        pieces = [title_el.tail] if not skip(title_el.getparent()) else []
+        for el in _following(title_el):
+            steps += 1
+            if el in stops or steps > 200 or budget <= 0:
                 break
-            el = items[i]
-            if el in inside_title or not isinstance(el.tag, str):
+            if not isinstance(el.tag, str):
                 continue
-            pieces = [] if self._skip_for_date(el) else [el.text]
-            parent = el.getparent()
-            if parent is not None and parent not in inside_title and not self._skip_for_date(parent):
+            if not skip(el):
+                pieces.append(el.text)
+            if not skip(el.getparent()):
                 pieces.append(el.tail)  # a tail is the parent's text
             prose = False
             for t in pieces:
@@ -217,23 +230,22 @@ class Reader:
                         break
                     after.append(t)
                     budget -= len(t)
-            if prose or budget <= 0:
+            pieces = []
+            if prose:
                 break
         before: list[str] = []
         budget = 200
-        for i in range(start - 1, max(-1, start - 40), -1):
-            el = items[i]
-            if not isinstance(el.tag, str) or el in set(title_el.iterancestors()):
+        for steps, el in enumerate(_preceding(title_el)):
+            if steps >= 40 or budget <= 0:
+                break
+            if not isinstance(el.tag, str):
                 continue
-            parent = el.getparent()
-            tail = el.tail if parent is not None and not self._skip_for_date(parent) else None
-            text = None if self._skip_for_date(el) else el.text
+            tail = el.tail if not skip(el.getparent()) else None
+            text = None if skip(el) else el.text
             for t in (tail, text):
                 if t and t.strip():
                     before.insert(0, t)
                     budget -= len(t)
-            if budget <= 0:
-                break
         out = []
         if after:
             out.append(clean(" ".join(after)))
@@ -242,6 +254,8 @@ class Reader:
         return out
 
     def _skip_for_date(self, el) -> bool:
+        if el is None:
+            return True
         for node in (el, *el.iterancestors()):
             if node.tag == "a":
                 return True
@@ -336,7 +350,8 @@ class Reader:
                     credit(owner, len(para), owner=True)
         if starts:
             order = self.order
-            self.text_start = min(order.get(el, 1 << 30) for el in starts)
+            self.text_start_el = min(starts, key=lambda el: order.get(el, 1 << 30))
+            self.text_start = order.get(self.text_start_el)
         if not direct:
             return None, joined
         # The element whose own paragraphs hold most of the text; then up while a parent
