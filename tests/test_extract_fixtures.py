@@ -22,6 +22,7 @@ def load(gold_path: Path):
 @pytest.mark.parametrize("gold_path", GOLDS, ids=[g.stem for g in GOLDS])
 def test_fixture_record(gold_path):
     gold, record = load(gold_path)
+    assert not gold.get("draft"), f"{gold_path.name} is a draft: check every field, then remove 'draft'"
     expected = gold["expected"]
     assert set(record) == set(FIELDS)
     assert record["url"] == gold["url"]
