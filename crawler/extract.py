@@ -8,6 +8,7 @@ layout family from the page itself, read every field from the family's profile
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -286,9 +287,13 @@ def detect_family(root, profiles: Profiles | None = None) -> Family | None:
 
 
 def extract_article(html: bytes | str, url: str, *, content_type: str | None = None,
-                    profiles: Profiles | None = None) -> dict:
-    """Extract one article record (see FIELDS and docs) from a page's bytes or text."""
-    return extract_record(html, url, content_type=content_type, profiles=profiles).as_dict()
+                    profiles: Profiles | None = None, family: str = "auto") -> dict:
+    """Extract one article record (see FIELDS and docs) from a page's bytes or text.
+
+    ``family``: ``auto`` (recognize it from the page), ``generic`` (family rules off) or
+    a family's name (its rules, whatever the page looks like)."""
+    return extract_record(html, url, content_type=content_type, profiles=profiles,
+                          family=family).as_dict()
 
 
 @dataclass
@@ -330,9 +335,17 @@ def read_page(html: bytes | str, url: str, *, content_type: str | None = None) -
 
 
 def extract_record(html: bytes | str | Page, url: str, *, content_type: str | None = None,
-                   profiles: Profiles | None = None) -> Record:
+                   profiles: Profiles | None = None, family: str = "auto") -> Record:
     """The record of one page; ``html`` may be a ``Page`` already read (its tree is consumed)."""
     profiles = profiles or load()
+    forced = None
+    if family != "auto":
+        chosen = profiles.family(family)
+        if chosen is None and family != "generic":
+            known = ", ".join(["auto", "generic", *(f.name for f in profiles.families)])
+            raise ValueError(f"unknown family {family!r} (known: {known})")
+        profiles = dataclasses.replace(profiles, families=[chosen] if chosen else [])
+        forced = chosen
     page = html if isinstance(html, Page) else read_page(html, url, content_type=content_type)
     rec = Record(url=url, site=site_of(url))
     for code in page.warnings:
@@ -344,7 +357,7 @@ def extract_record(html: bytes | str | Page, url: str, *, content_type: str | No
     for el in profiles.prune(root):
         if el.getparent() is not None:
             el.drop_tree()
-    family = detect_family(root, profiles)
+    family = forced or detect_family(root, profiles)
     if family is not None:
         rec.family = family.name
         _extract_family(root, family, profiles, rec)
