@@ -21,6 +21,7 @@ from . import dates
 from .encoding import decode_html, looks_binary
 from .generic import Reader
 from .profiles import Family, Profiles, load
+from .templates import SiteTemplate, strip_template
 from .text import clean
 
 FIELDS = (
@@ -287,13 +288,15 @@ def detect_family(root, profiles: Profiles | None = None) -> Family | None:
 
 
 def extract_article(html: bytes | str, url: str, *, content_type: str | None = None,
-                    profiles: Profiles | None = None, family: str = "auto") -> dict:
+                    profiles: Profiles | None = None, family: str = "auto",
+                    template: SiteTemplate | None = None) -> dict:
     """Extract one article record (see FIELDS and docs) from a page's bytes or text.
 
     ``family``: ``auto`` (recognize it from the page), ``generic`` (family rules off) or
-    a family's name (its rules, whatever the page looks like)."""
+    a family's name (its rules, whatever the page looks like). ``template``: the site's
+    learned template (crawler.templates), whose blocks never reach a field."""
     return extract_record(html, url, content_type=content_type, profiles=profiles,
-                          family=family).as_dict()
+                          family=family, template=template).as_dict()
 
 
 @dataclass
@@ -335,7 +338,8 @@ def read_page(html: bytes | str, url: str, *, content_type: str | None = None) -
 
 
 def extract_record(html: bytes | str | Page, url: str, *, content_type: str | None = None,
-                   profiles: Profiles | None = None, family: str = "auto") -> Record:
+                   profiles: Profiles | None = None, family: str = "auto",
+                   template: SiteTemplate | None = None) -> Record:
     """The record of one page; ``html`` may be a ``Page`` already read (its tree is consumed)."""
     profiles = profiles or load()
     forced = None
@@ -360,8 +364,10 @@ def extract_record(html: bytes | str | Page, url: str, *, content_type: str | No
     family = forced or detect_family(root, profiles)
     if family is not None:
         rec.family = family.name
-        _extract_family(root, family, profiles, rec)
+        _extract_family(root, family, profiles, rec, template)
     else:
+        if template:
+            strip_template(root, template)
         _extract_generic(root, profiles, rec)
     return rec
 
@@ -412,7 +418,8 @@ def _drop_widgets(scopes, profiles: Profiles, selectors, keep: set) -> list:
     return dropped
 
 
-def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> None:
+def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
+                    template: SiteTemplate | None = None) -> None:
     """Read the fields through the family's rules, check each, and fall back to the generic
     reading of a field that fails (a warning names it). A page the family recognizes but
     cannot read is read generically, never dropped."""
@@ -426,6 +433,8 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> No
     summaries = _first(family.summary, root, article)
     summary_el = next((s for s in summaries if _text(s)), None)
     if article is None or body_el is None:
+        if template:
+            strip_template(root, template)
         # No article container: a listing or home page, or a theme the rules miss. Only
         # strong generic evidence (headline, date line, prose) makes it an article.
         _extract_generic(root, profiles, rec, reader, strict=True)
@@ -436,6 +445,8 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record) -> No
     inside = article in set(body_el.iterancestors()) or body_el is article
     scopes = [article] if inside else [article, body_el]
     dropped = _drop_widgets(scopes, profiles, profiles.drop + family.drop, keep)
+    if template:
+        strip_template(root, template, keep=(title_el, summary_el), scope=article)
     if title_el is None and not _text(body_el):
         _extract_generic(root, profiles, rec, reader, strict=True)
         return

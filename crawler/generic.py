@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from lxml import etree
+
 from .text import clean, fold
 
 _SEPARATORS = re.compile(r"\s+(?:[-|–—:»]{1,2}|::)\s+")
@@ -175,9 +177,34 @@ class Reader:
                 score += 0.3
             if best is None or score > best.score:
                 best = Candidate(el, text, score, agree)
+        if best is None or best.agreement < 0.8:
+            # The headline may sit in an element no rule names (<div class="kz-head">):
+            # look for the page's own title text itself.
+            for el in self._elements_with_reference_text():
+                if el in seen or self.in_chrome(el):
+                    continue
+                text = clean(el.text_content())
+                score = 1.2 * self.agreement(text) + 0.15
+                if body_at is not None and order.get(el, 0) < body_at:
+                    score += 0.3
+                if best is None or score > best.score:
+                    best = Candidate(el, text, score, self.agreement(text))
         if best is None or best.score < 0.3:
             return None
         return best
+
+    _BY_TEXT = etree.XPath("//body//*[normalize-space(.) = $text][not(self::a)]")
+
+    def _elements_with_reference_text(self):
+        texts = set()
+        for xp in ("//meta[@property='og:title']/@content", "//title"):
+            for found in self.root.xpath(xp)[:1]:
+                text = clean(found if isinstance(found, str) else found.text_content())
+                texts.update(p for p in [text, *_SEPARATORS.split(text)] if len(p) > 12)
+        for text in texts:
+            found = self._BY_TEXT(self.root, text=text)
+            if found:
+                yield found[-1]  # the innermost of nested wrappers
 
     def fallback_title(self) -> str | None:
         """og:title, else the longest part of <title> (site names split off)."""

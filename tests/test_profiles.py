@@ -42,7 +42,7 @@ def test_bad_regex_and_missing_key(tmp_path):
     bad = TEXT.replace("postback_arg = '^(", "postback_arg = '^((", 1)
     with pytest.raises(ProfileError, match=r"\[crawl\] key 'postback_arg': bad regular expression"):
         load(write(tmp_path, bad))
-    missing = TEXT.replace("min_article_chars = 250\n", "", 1)
+    missing = TEXT.replace("min_article_chars = 150\n", "", 1)
     with pytest.raises(ProfileError, match=r"\[generic\] key 'min_article_chars': missing"):
         load(write(tmp_path, missing))
 
