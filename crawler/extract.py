@@ -725,7 +725,9 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
     else:
         density = 0.0
     best = reader.headline(container)
-    if text_len < rules.min_article_chars or density > rules.max_link_density:
+    start = reader.text_start_el if reader.text_start_el is not None else container
+    if text_len < rules.min_article_chars or density > rules.max_link_density or (
+            start is not None and (reader.in_teaser_run(start) or reader.in_chrome(start))):
         rec.warn("not_article")
         rec.title = reader.fallback_title()
         return

@@ -293,6 +293,28 @@ class Reader:
                 return True
         return False
 
+    # -- listings ----------------------------------------------------------------
+    def in_teaser_run(self, el, min_run: int = 4) -> bool:
+        """``el`` sits in one of several sibling blocks that each hold a link with a
+        headline-long text: a teaser of a listing, search results or a home page."""
+        node = el
+        for _ in range(8):
+            parent = node.getparent() if node is not None else None
+            if parent is None or parent.tag in ("body", "html"):
+                return False
+            teasers = 0
+            mine = False
+            for child in parent:
+                if not isinstance(child.tag, str):
+                    continue
+                if any(len(clean(a.text_content())) >= 25 for a in child.iter("a")):
+                    teasers += 1
+                    mine = mine or child is node
+            if teasers >= min_run and mine:
+                return True
+            node = parent
+        return False
+
     # -- lead --------------------------------------------------------------------
     def lead(self, title_el, container):
         """An element styled as the lead (sapo) between the headline and the text."""
