@@ -20,7 +20,9 @@ _NUMERIC = r"(?<!\d)(?P<d>[0-3]?\d)(?P<sep>[/.\-])(?P<m>[01]?\d)(?P=sep)(?P<y>(?
 _WORDS = (
     r"(?<!\d)(?P<d>[0-3]?\d)\s+tháng\s+(?P<m>[01]?\d)\s*(?:,\s*)?năm\s+(?P<y>(?:19|20)\d\d)(?!\d)"
 )
-_YEARLESS = r"(?i:ngày)\s+(?P<d>[0-3]?\d)\s*[/\-.]\s*(?P<m>[01]?\d)(?![/\-.]?\d)"
+# "Ngày 13/7", "Thứ Năm, 18/4", "Chủ nhật, 7/4": a day and month with no year.
+_YEARLESS = (r"(?i:ngày|thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])\s*,?|chủ\s+nhật\s*,?)"
+             r"\s+(?P<d>[0-3]?\d)\s*[/\-.]\s*(?P<m>[01]?\d)(?![/\-.]?\d)")
 _ISO = r"(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ](?P<H>[01]\d|2[0-3]):(?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?)?"
 
 DATE_PATTERNS = [re.compile(p) for p in (_NUMERIC, _WORDS)]

@@ -667,12 +667,13 @@ def _is_byline(b: Block, n_paragraphs: int) -> bool:
 def _reads_as_article(reader: Reader, best, date_texts: list[str]) -> bool:
     """Strong evidence for a family page without article markup: a headline the page's
     references agree with, a date line by it, and the main text starting right after it."""
-    if best is None or best.agreement < 0.5 or reader.text_start is None:
+    if best is None or best.agreement < 0.3 or reader.text_start is None:
         return False
     gap = reader.text_start - reader.order.get(best.el, 1 << 30)
     if not 0 < gap < 80:
         return False
-    return any(dates.find_date(t, allow_yearless=False) for t in date_texts)
+    return any(dates.find_date(t, allow_yearless=False) or dates.YEARLESS.search(t)
+               for t in date_texts)
 
 
 def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
@@ -712,7 +713,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         # Cheap check first (no trafilatura): a listing has no headline the page's
         # references agree with.
         early = reader.headline()
-        if early is None or early.agreement < 0.5:
+        if early is None or early.agreement < 0.3:
             rec.warn("not_article")
             rec.title = reader.fallback_title()
             return
@@ -727,7 +728,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
     best = reader.headline(container)
     start = reader.text_start_el if reader.text_start_el is not None else container
     if text_len < rules.min_article_chars or density > rules.max_link_density or (
-            start is not None and (reader.in_teaser_run(start) or reader.in_chrome(start))):
+            start is not None and (reader.in_teaser_run(start) or reader.in_chrome(start, 4))):
         rec.warn("not_article")
         rec.title = reader.fallback_title()
         return

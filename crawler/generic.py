@@ -122,11 +122,15 @@ class Reader:
         toks = _tokens(text)
         return max((_f1(toks, ref) for ref in self.refs), default=0.0)
 
-    def in_chrome(self, el) -> bool:
-        """Inside navigation, footer, breadcrumb, portlet/web-part title or a link list."""
+    def in_chrome(self, el, levels: int = 64) -> bool:
+        """Inside navigation, footer, breadcrumb, portlet/web-part title or a link list
+        (looking at most ``levels`` elements up; <body>'s own classes say nothing)."""
         chrome_tag, chrome_attr = self.rules.chrome_tags, self.rules.chrome_class.search
         node = el
-        while node is not None and isinstance(node.tag, str):
+        while node is not None and isinstance(node.tag, str) and levels > 0:
+            levels -= 1
+            if node.tag in ("body", "html"):
+                return False
             if node.tag in chrome_tag:
                 return True
             attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
@@ -397,10 +401,6 @@ class Reader:
                     while owner.tag not in self.rules.block_tags and owner.getparent() is not None:
                         owner = owner.getparent()
                     credit(owner, len(para), owner=True)
-        if starts:
-            order = self.order
-            self.text_start_el = min(starts, key=lambda el: order.get(el, 1 << 30))
-            self.text_start = order.get(self.text_start_el)
         if not direct:
             return None, joined
         # The element whose own paragraphs hold most of the text; then up while a parent
@@ -415,4 +415,10 @@ class Reader:
             if gain < 0.3 * weights.get(best, 0):
                 break
             best = parent
+        # Where the main text begins: its first long paragraph inside the element.
+        inside = [el for el in starts if el is best or best in set(el.iterancestors())]
+        if inside:
+            order = self.order
+            self.text_start_el = min(inside, key=lambda el: order.get(el, 1 << 30))
+            self.text_start = order.get(self.text_start_el)
         return best, joined
