@@ -94,14 +94,19 @@ class _Walker:
         self.url = url
         self.profiles = profiles
         self.blocks: list[Block] = []
-        self.chunks: list[tuple[str, bool, bool]] = []
+        self.chunks: list[tuple[str, bool, bool, bool]] = []
         self.para_ctx: _Ctx | None = None
 
     def flush(self) -> None:
         if self.chunks:
             text = clean("".join(c[0] for c in self.chunks))
-            if text:
-                visible = [c for c in self.chunks if c[0].strip()]
+            visible = [c for c in self.chunks if c[0].strip()]
+            label = clean("".join(c[0] for c in visible if not c[3]))
+            # A line that is a link to a document, with at most a label ("Tài liệu kèm
+            # theo:"), is an attachment (listed in `attachments`), not article text.
+            doc_line = any(c[3] for c in visible) and (
+                not label or (len(label) <= 40 and label.endswith(":")))
+            if text and not doc_line:
                 ctx = self.para_ctx or _Ctx()
                 self.blocks.append(Block(
                     "p", text, align=ctx.align,
@@ -115,7 +120,7 @@ class _Walker:
         if text:
             if not self.chunks:
                 self.para_ctx = ctx
-            self.chunks.append((text, ctx.italic, ctx.bold))
+            self.chunks.append((text, ctx.italic, ctx.bold, ctx.doc_link))
 
     def walk(self, el, ctx: _Ctx) -> None:
         tag = el.tag if isinstance(el.tag, str) else ""
@@ -599,9 +604,8 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
             rec.byline = last.text
         paragraphs.pop()
     paragraphs = [p for p in paragraphs if not p.extra]
-    # A date/metadata line at the top of the text belongs to the layout, not the body.
-    while paragraphs and _is_meta_line(paragraphs[0].text):
-        paragraphs.pop(0)
+    # Date/metadata lines ("Ngày đăng: 12/05/2024 09:30 | Lượt xem: 356") are layout.
+    paragraphs = [p for p in paragraphs if not _is_meta_line(p.text)]
     # Source and byline sit at the end; the source line may come after the byline.
     for _ in range(2):
         if paragraphs and rec.source is None:
@@ -632,7 +636,8 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
 
 _META_WORDS = re.compile(
     r"(?i)\b(ngày|đăng|cập nhật|lúc|giờ|lượt xem|lượt đọc|xem|thứ|hai|ba|tư|năm|sáu|bảy|"
-    r"chủ nhật|sáng|chiều|tối|by|posted|updated|views?)\b")
+    r"chủ nhật|sáng|chiều|tối|by|posted|updated|views?|tăng|giảm|cỡ|chữ|in|bài|viết|gửi|"
+    r"email|chia|sẻ|bản|lượt|đọc|bình luận|print|share)\b")
 
 
 def _is_meta_line(text: str) -> bool:
