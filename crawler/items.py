@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -15,6 +15,9 @@ class ArticleItem:
     http_status: int = 200
     requested_url: str = ""  # before redirects
     content_type: str | None = None
+    keys: list[str] = field(default_factory=list)  # frontier keys this answer completes
+    etag: str | None = None  # validators of the answer, for conditional revisits
+    last_modified: str | None = None
 
 
 @dataclass
@@ -28,3 +31,17 @@ class FetchErrorItem:
     attempts: int = 1
     when: str = ""
     kind: str = "page"  # page | feed | sitemap
+    keys: list[str] = field(default_factory=list)  # frontier keys this failure completes
+
+
+@dataclass
+class NotModifiedItem:
+    """A known article answered 304 Not Modified: only ``last_seen`` moves."""
+
+    article_id: int
+    url: str
+    site: str
+    fetched_at: str
+    keys: list[str] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None

@@ -1,16 +1,18 @@
-"""Downloader components switched on in settings: polite retries, canonical de-duplication."""
+"""Downloader components switched on in settings: polite retries, the page cap, redirects
+noted, canonical fingerprints. Their state lives in ``crawler.frontier.CrawlState``."""
 
 from __future__ import annotations
 
 import logging
 import time
-from functools import lru_cache
 from urllib.parse import urljoin
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 from scrapy.utils.request import fingerprint
+
+from .frontier import CrawlState, canonical_for_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +72,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
 class SitePageCapMiddleware:
     """At most SITE_PAGE_CAP page requests per site go out (a site's own ``page_cap`` in
-    the registry wins); the rest are dropped. The last guard against traps."""
+    the registry wins); the rest are dropped. The last guard against traps. The counts
+    live in the crawl state."""
 
     def __init__(self, crawler):  # noqa: ANN001
         self.crawler = crawler
-        self.sent: dict[str, int] = {}
+        self.state = CrawlState.of(crawler)
 
     @classmethod
     def from_crawler(cls, crawler):  # noqa: ANN001
@@ -84,37 +87,37 @@ class SitePageCapMiddleware:
         key = request.meta.get("site")
         if not key or request.meta.get("kind") not in ("page", "feed", "sitemap"):
             return None
-        cap_of = getattr(self.crawler.spider, "page_cap_of", None)
-        cap = cap_of(key) if cap_of else self.crawler.settings.getint("SITE_PAGE_CAP")
-        if self.sent.get(key, 0) >= cap:
-            if self.sent[key] == cap:  # say it once per site
-                self.sent[key] += 1
+        cap = self.state.page_cap_of(key)
+        sent = self.state.sent
+        if sent.get(key, 0) >= cap:
+            if sent[key] == cap:  # say it once per site
+                sent[key] += 1
                 logger.warning("site %s reached its page cap (%d); not fetching more", key, cap)
             raise IgnoreRequest(f"page cap ({cap}) reached for site {key}")
-        self.sent[key] = self.sent.get(key, 0) + 1
+        sent[key] = sent.get(key, 0) + 1
         return None
 
 
 class RedirectRecorder:
-    """Notes every redirect a page request meets (legacy ``?ID=`` links, http->https) on the
-    spider's ``redirects`` map, even when the target was already fetched and the
+    """Notes every redirect a page request meets (legacy ``?ID=`` links, http->https) in
+    the crawl state's ``redirects``, even when the target was already fetched and the
     redirected request is dropped as a duplicate; the archive pipeline keeps them as the
     article's aliases. Sits above RedirectMiddleware (600) so it sees the 3xx answer."""
 
-    def process_response(self, request: Request, response, spider=None):  # noqa: ANN001
-        location = response.headers.get("Location")
-        if 300 <= response.status < 400 and location and request.method == "GET":
-            redirects = getattr(spider or self.crawler.spider, "redirects", None)
-            if redirects is not None:
-                redirects[request.url] = urljoin(request.url, location.decode("latin-1"))
-        return response
-
     def __init__(self, crawler=None):  # noqa: ANN001
         self.crawler = crawler
+        self.state = CrawlState.of(crawler) if crawler is not None else None
 
     @classmethod
     def from_crawler(cls, crawler):  # noqa: ANN001
         return cls(crawler)
+
+    def process_response(self, request: Request, response, spider=None):  # noqa: ANN001
+        location = response.headers.get("Location")
+        if 300 <= response.status < 400 and location and request.method == "GET" \
+                and self.state is not None:
+            self.state.redirects[request.url] = urljoin(request.url, location.decode("latin-1"))
+        return response
 
 
 class CanonicalFingerprinter:
@@ -134,14 +137,3 @@ class CanonicalFingerprinter:
             if canon != request.url:
                 request = request.replace(url=canon)
         return fingerprint(request)
-
-
-@lru_cache(maxsize=200_000)
-def canonical_for_fetch(url: str, family: str | None) -> str:
-    """The archive's canonical URL (cached: the same links recur on every page)."""
-    from .canonical import BadURL, canonical_url
-
-    try:
-        return canonical_url(url, family)
-    except BadURL:
-        return url

@@ -8,6 +8,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from .frontier import CrawlState
+
 
 class Progress:
     """Pages, articles, errors and rate, redrawn every second with rich."""
@@ -29,8 +31,7 @@ class Progress:
 
     def line(self) -> str:
         stats = self.crawler.stats
-        spider = self.crawler.spider
-        counts = getattr(spider, "archive_counts", {}) or {}
+        counts = CrawlState.of(self.crawler).counts
         pages = stats.get_value("response_received_count", 0)
         elapsed = max(time.monotonic() - self.started, 1e-6)
         articles = sum(counts.get(k, 0) for k in ("new", "changed", "unchanged"))

@@ -56,6 +56,19 @@ EXTENSIONS = {
 REQUEST_FINGERPRINTER_CLASS = "crawler.middlewares.CanonicalFingerprinter"
 
 # Where the archive lives; everything a crawl writes goes beside it.
+# The one de-duplication layer: the crawl state's keys (crawler/frontier.py).
+DUPEFILTER_CLASS = "crawler.frontier.FrontierDupeFilter"
+
+# Incremental runs (crawler/frontier.py). A site's first run, and any run with
+# CRAWL_FULL (`crawl --full`), walks every listing and revalidates every known article;
+# later runs stop paging a listing after STALE_LISTING_PAGES pages that show no new
+# article, and ask for a known article again only when it is due: REVISIT_POLICY is
+# "AGE_DAYS:EVERY_DAYS,...", by the article's age (published, else first seen).
+CRAWL_FULL = False
+STALE_LISTING_PAGES = 2
+REVISIT_POLICY = "7:1,30:3,90:14,365:60,*:180"
+REVISIT_OTHER_DAYS = 30  # pages that are neither articles nor listings
+REVISIT_ERROR_DAYS = 7  # URLs that failed
 ARCHIVE_DB = "data/archive.db"
 PROGRESS_ENABLED = True
 LOG_LEVEL = "INFO"

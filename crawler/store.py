@@ -26,7 +26,7 @@ from sqlite_utils.migrations import Migrations
 from .canonical import BadURL, canonical_url, url_key
 from .text import INVISIBLE, clean
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MIGRATIONS = Migrations("vngov-archive")
 
 # The fields of an extracted record that are the article's content: what the content
@@ -179,6 +179,31 @@ def _m004_crawl_process(db: Database) -> None:
     crawls.create_index(["status"], if_not_exists=True)
 
 
+@MIGRATIONS(name="005_frontier")
+def _m005_frontier(db: Database) -> None:
+    """What is left to do, written with the records (crawler/frontier.py): every URL a
+    crawl queued or finished, the run per site, and a watermark per listing."""
+    db["frontier"].create(
+        {"key": str, "site": str, "url": str, "kind": str, "hops": int, "priority": int,
+         "state": str, "run": int, "outcome": str, "article_id": int, "etag": str,
+         "last_modified": str, "fetched_at": str},
+        pk="key", not_null={"site", "url", "kind", "state"},
+        defaults={"hops": 0, "priority": 0},
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db["frontier"].create_index(["site", "state"])
+    db["frontier"].create_index(["article_id"])
+    db["frontier_sites"].create(
+        {"site": str, "run": int, "mode": str, "family": str, "started": str,
+         "finished": str, "crawl_id": int},
+        pk="site", foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+    db["frontier_marks"].create(
+        {"site": str, "listing": str, "newest": str, "seen_at": str, "crawl_id": int},
+        pk=("site", "listing"), foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+
+
 def _create_fts(db: Database) -> None:
     # Contentless: the index holds no copy of the text (articles has it). The indexed
     # text has đ folded to d (search_fold); the tokenizer folds every other mark.
@@ -299,6 +324,7 @@ class Archive:
 
     def __init__(self, path: str | Path, *, migrate: bool = True):
         self.path = Path(path)
+        self.last_article_id: int | None = None  # the article save_article last wrote
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.path)
@@ -485,7 +511,29 @@ class Archive:
                 [raw_url.strip(), article_id, fetched_at, fetched_at],
             )
             self._count(crawl_id, f"articles_{outcome}")
+        self.last_article_id = article_id
         return outcome
+
+    def touch_article(self, article_id: int, *, crawl_id: int, seen_at: str | None = None,
+                      url: str | None = None) -> str:
+        """The article answered as before (HTTP 304 Not Modified): ``last_seen`` and
+        ``last_crawl`` move (a gone article is live again), nothing else; counted
+        unchanged. Returns ``"unchanged"``."""
+        self._crawl(crawl_id)
+        seen_at = seen_at or utc_now()
+        with self.db.atomic():
+            cur = self.db.execute(
+                "update articles set last_seen = max(last_seen, ?), last_crawl = ?, "
+                "status = 'live', gone_since = null, gone_status = null where id = ?",
+                [seen_at, crawl_id, article_id])
+            if not cur.rowcount:
+                raise ValueError(f"touch_article: no article with id {article_id!r}")
+            if url:
+                self.db.execute(
+                    "update article_urls set last_seen = max(last_seen, ?) where url = ?",
+                    [seen_at, url.strip()])
+            self._count(crawl_id, "articles_unchanged")
+        return "unchanged"
 
     def _row(self, url, family, content, digest, warnings, crawl_id, fetched_at) -> dict:
         return {

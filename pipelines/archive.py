@@ -8,8 +8,9 @@ from pathlib import Path
 
 from scrapy import signals
 
-from crawler.items import ArticleItem, FetchErrorItem
-from crawler.store import Archive, InvalidRecord
+from crawler.frontier import ARTICLE, ERROR, CrawlState
+from crawler.items import ArticleItem, FetchErrorItem, NotModifiedItem
+from crawler.store import InvalidRecord
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Settings worth keeping with each crawl row: what shaped its politeness and reach.
@@ -26,10 +27,14 @@ def archive_path(settings) -> Path:
 
 
 class ArchivePipeline:
+    """Writes items through the crawl state's archive connection: each record or error row
+    commits in one transaction with the frontier rows it completes (crawler/frontier.py)."""
+
     def __init__(self, crawler):
         self.crawler = crawler
         self.path = archive_path(crawler.settings)
-        self.counts: Counter = Counter()
+        self.state = CrawlState.of(crawler)
+        self.counts: Counter = self.state.counts
         self.archive = None
         self.crawl_id: int | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -39,60 +44,87 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self, spider=None):
-
         spider = spider or self.crawler.spider
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.archive = Archive(self.path)
+        self.archive = self.state.open(self.path)
         settings = {k: self.crawler.settings.get(k) for k in RECORDED_SETTINGS}
-        sites = getattr(spider, "sites", [])
+        sites = list(self.state.sites.values())
         for site in sites:
             for host in site.hosts:
                 self.archive.upsert_site(
                     host, name=site.name, family=None if site.family == "auto" else site.family,
                     province=site.province, level=site.level,
                 )
-        self.crawl_id = self.archive.start_crawl(
+        # The runner (crawler/runner.py) opens the crawl row before Scrapy starts and
+        # passes its id; a plain `scrapy crawl` opens it here.
+        self.crawl_id = self.crawler.settings.getint("CRAWL_ID") or self.archive.start_crawl(
             [s.key for s in sites], json.loads(json.dumps(settings, default=str))
         )
         spider.crawl_id = self.crawl_id
-        spider.archive_counts = self.counts
+        self.state.begin(self.crawl_id)
 
     def process_item(self, item, spider=None):
         if isinstance(item, ArticleItem):
-            try:
-                outcome = self.archive.save_article(
-                    item.record, crawl_id=self.crawl_id, fetched_at=item.fetched_at
-                )
-            except InvalidRecord:
-                self.counts["errors"] += 1  # the store wrote the fetch_errors row saying why
-                return item
-            except Exception as exc:  # noqa: BLE001 - the row says what happened; crawl goes on
-                self.archive.record_error(
-                    self.crawl_id, item.record.get("url") or item.requested_url,
-                    f"not archived: {type(exc).__name__}: {exc}", status=item.http_status,
-                )
-                self.counts["errors"] += 1
-                return item
-            self.counts[outcome] += 1
+            outcome = self.state.commit(lambda archive: self._article(archive, item))
+        elif isinstance(item, NotModifiedItem):
+            outcome = self.state.commit(lambda archive: self._not_modified(archive, item))
         elif isinstance(item, FetchErrorItem):
-            if item.status in (404, 410) and item.kind == "page":
-                self.archive.mark_gone(item.url, crawl_id=self.crawl_id, status_code=item.status)
-            self.archive.record_error(
-                self.crawl_id, item.url, item.reason, status=item.status, attempts=item.attempts
-            )
-            self.counts["errors"] += 1
+            outcome = self.state.commit(lambda archive: self._error(archive, item))
+        else:
+            return item
+        self.counts[outcome] += 1
         return item
+
+    def _article(self, archive, item: ArticleItem) -> str:
+        article_id = None
+        try:
+            outcome = archive.save_article(
+                item.record, crawl_id=self.crawl_id, fetched_at=item.fetched_at
+            )
+            article_id = archive.last_article_id
+        except InvalidRecord:
+            outcome = "errors"  # the store wrote the fetch_errors row saying why
+        except Exception as exc:  # noqa: BLE001 - the row says what happened; crawl goes on
+            archive.record_error(
+                self.crawl_id, item.record.get("url") or item.requested_url,
+                f"not archived: {type(exc).__name__}: {exc}", status=item.http_status,
+            )
+            outcome = "errors"
+        url = item.record.get("url") if isinstance(item.record, dict) else None
+        self.state.done(item.keys, ARTICLE if article_id else ERROR, url=url,
+                        site_key=item.site, article_id=article_id, etag=item.etag,
+                        last_modified=item.last_modified)
+        return outcome
+
+    def _not_modified(self, archive, item: NotModifiedItem) -> str:
+        outcome = archive.touch_article(item.article_id, crawl_id=self.crawl_id,
+                                        seen_at=item.fetched_at, url=item.url)
+        self.state.done(item.keys, ARTICLE, url=item.url, site_key=item.site,
+                        article_id=item.article_id, etag=item.etag,
+                        last_modified=item.last_modified)
+        return outcome
+
+    def _error(self, archive, item: FetchErrorItem) -> str:
+        if item.status in (404, 410) and item.kind == "page":
+            archive.mark_gone(item.url, crawl_id=self.crawl_id, status_code=item.status)
+        archive.record_error(
+            self.crawl_id, item.url, item.reason, status=item.status, attempts=item.attempts
+        )
+        self.state.done(item.keys, ERROR, site_key=item.site, kind=item.kind)
+        return "errors"
 
     def spider_closed(self, spider, reason):
         if self.archive is None:
             return
+        self.state.finish(reason)
         stats = self.crawler.stats
         # URLs that redirected to an article (legacy links) become its aliases.
-        for source, target in getattr(spider, "redirects", {}).items():
+        redirects = self.state.redirects
+        for source, target in redirects.items():
             seen = {source}
-            while target in spider.redirects and target not in seen:  # follow chains
+            while target in redirects and target not in seen:  # follow chains
                 seen.add(target)
-                target = spider.redirects[target]
+                target = redirects[target]
             self.archive.add_alias(target, source)
         # The store counts articles and errors as it writes them; pages only Scrapy knows.
         counts = {"pages_fetched": stats.get_value("response_received_count", 0)}

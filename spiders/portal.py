@@ -6,7 +6,8 @@
 
 It finds articles through listing pages (GET pagination, ASP.NET postbacks, "Xem thêm"
 cursors), feeds and sitemaps, recognizes articles by their content, and yields items; the
-pipelines write the archive.
+pipelines write the archive. What it has seen and what is left to do is the crawl state
+(``crawler.frontier``): a killed crawl resumes, a nightly one fetches what is new or due.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from crawler.extract import detect_family, extract_record, read_page
-from crawler.items import ArticleItem, FetchErrorItem
-from crawler.middlewares import canonical_for_fetch
+from crawler.frontier import ARTICLE, LISTING, PAGE, SKIPPED, CrawlState, host_of, page_number
+from crawler.items import ArticleItem, FetchErrorItem, NotModifiedItem
 from crawler.profiles import load
 from crawler.sites import Site, adhoc_site, load_sites
 
@@ -45,7 +46,7 @@ class PortalSpider(scrapy.Spider):
 
     def __init__(self, site: str | None = None, sites: str | None = None,
                  start_url: str | None = None, family: str = "auto", all: str | None = None,
-                 *args, **kwargs):
+                 full: str | None = None, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.profiles = load()
         registry = load_sites()
@@ -65,75 +66,160 @@ class PortalSpider(scrapy.Spider):
         if not chosen:
             raise ValueError("give a site (-a site=NAME), several (-a sites=A,B) or -a start_url=URL")
         self.sites = chosen
-        self.host_site: dict[str, Site] = {}
-        for s in chosen:
-            for host in s.hosts:
-                self.host_site[host] = s
+        self.full = str(full or "").lower() not in ("", "0", "false", "no")
         self.allowed_domains = sorted({urlsplit(u).hostname for s in chosen for u in s.start_urls})
-        # Family per site: from the registry, or learned from the first recognized page.
-        self.family: dict[str, str | None] = {
-            s.key: (None if s.family == "auto" else s.family) for s in chosen
-        }
         self.site_deny = {s.key: [re.compile(p) for p in s.deny] for s in chosen}
-        self.postbacks_seen: set[tuple] = set()
-        self.links_seen: set[str] = set()
-        self.hrefs_decided: set[tuple[str, str]] = set()
-        self.redirects: dict[str, str] = {}  # URL -> where it redirected (RedirectRecorder)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.page_cap = crawler.settings.getint("SITE_PAGE_CAP", 20000)
-        spider.hop_limit = crawler.settings.getint("LINK_HOP_LIMIT", 8)
+        spider.state = CrawlState.of(crawler)
+        spider.state.add_sites(spider.sites)
+        if spider.full:
+            spider.state.full_requested = True
+        spider.hop_limit = spider.state.hop_limit
         return spider
+
+    @property
+    def family(self) -> dict[str, str | None]:
+        return self.state.family
 
     # -- start -------------------------------------------------------------
     async def start(self):
+        state = self.state
+        # What the frontier holds first: pending URLs of an interrupted run, known
+        # articles due for a revisit (conditional requests).
+        for row in state.scheduled:
+            request = self._from_row(row)
+            if request is not None:
+                yield request
+        state.scheduled = []
         for site in self.sites:
             for url in site.start_urls:
-                yield self._request(url, site, hops=0, priority=5)
+                yield self._request(url, site, hops=0, priority=5, force=True)
             for host in site.hosts:
                 scheme = urlsplit(site.start_urls[0]).scheme
-                yield Request(f"{scheme}://{host}/robots.txt", callback=self.parse_robots,
-                              errback=self.on_error, meta={"site": site.key, "kind": "robots"},
-                              priority=30)
+                request = self._request(f"{scheme}://{host}/robots.txt", site, hops=0,
+                                        priority=30, callback=self.parse_robots, kind="robots")
+                if request is not None:
+                    yield request
 
     def _request(self, url: str, site: Site, *, hops: int, priority: int = 0,
-                 callback=None, kind: str = "page") -> Request:
-        return Request(
-            url, callback=callback or self.parse, errback=self.on_error, priority=priority,
-            meta={"site": site.key, "family": self.family.get(site.key), "hops": hops,
-                  "kind": kind},
+                 callback=None, kind: str = "page", key: str | None = None,
+                 force: bool = False, meta: dict | None = None) -> Request | None:
+        """A request for a URL claimed now (None: already claimed this run)."""
+        family = self.state.family.get(site.key)
+        key = key or self.state.key_of(url, family)
+        if not self.state.claim(key, url, site.key, kind=kind, hops=hops, priority=priority,
+                                force=force):
+            return None
+        request = Request(
+            url, callback=callback or self._callbacks[kind](self), errback=self.on_error,
+            priority=priority,
+            meta={"site": site.key, "family": family, "hops": hops, "kind": kind, "key": key,
+                  "handle_httpstatus_list": [304], **(meta or {})},
         )
+        request.meta["key_url"] = request.url  # as Scrapy escaped it
+        return request
+
+    def _from_row(self, row) -> Request | None:  # noqa: ANN001
+        """A request for a frontier row (already claimed when the state loaded it)."""
+        site = self.state.sites.get(row.site)
+        if site is None or row.kind not in self._callbacks:
+            return None
+        headers = {}
+        if row.outcome == ARTICLE and row.article_id:
+            # Revalidate under the URL whose validators were stored.
+            if row.etag:
+                headers["If-None-Match"] = row.etag
+            if row.last_modified:
+                headers["If-Modified-Since"] = row.last_modified
+        request = Request(
+            row.url, callback=self._callbacks[row.kind](self), errback=self.on_error,
+            priority=row.priority or (20 if row.outcome == ARTICLE else 0), headers=headers,
+            meta={"site": site.key, "family": self.state.family.get(site.key),
+                  "hops": row.hops or 0, "kind": row.kind, "key": row.key,
+                  "article_id": row.article_id, "handle_httpstatus_list": [304]},
+        )
+        request.meta["key_url"] = request.url
+        return request
+
+    _callbacks = {
+        "page": lambda self: self.parse, "feed": lambda self: self.parse_feed,
+        "sitemap": lambda self: self.parse_sitemap, "robots": lambda self: self.parse_robots,
+    }
+
+    def _keys(self, response) -> list[str]:
+        """Frontier keys an answer completes: where it landed, then what was asked for."""
+        meta = response.meta
+        keys = []
+        if response.url != meta.get("key_url"):
+            keys.append(self.state.key_of(response.url, self.state.family.get(meta.get("site"))))
+        if meta.get("key"):
+            keys.append(meta["key"])
+        return keys
+
+    def _done(self, response, outcome: str) -> None:
+        meta = response.meta
+        self.state.done(self._keys(response), outcome, url=response.url,
+                        site_key=meta.get("site", ""), kind=meta.get("kind", "page"),
+                        hops=meta.get("hops", 0))
 
     # -- pages -------------------------------------------------------------
     def parse(self, response):
         site = self._site_of(response)
-        if site is None or not isinstance(response, TextResponse):
+        if site is None:
+            return
+        if response.status == 304:
+            yield self._not_modified(response, site)
+            return
+        if not isinstance(response, TextResponse):
+            self._done(response, PAGE)
             return
         try:
             yield from self._parse_page(response, site)
         except Exception as exc:  # noqa: BLE001 - one bad page must not stop the crawl
             self.logger.exception("could not process %s", response.url)
             yield self._error(response.url, site, f"processing failed: {type(exc).__name__}: "
-                              f"{exc}", response.status)
+                              f"{exc}", response.status, keys=self._keys(response))
+
+    def _not_modified(self, response, site: Site):
+        article_id = response.meta.get("article_id")
+        if not article_id:
+            return self._error(response.url, site, "HTTP 304 Not Modified to a request without "
+                               "validators: nothing to archive", 304, keys=self._keys(response))
+        return NotModifiedItem(
+            article_id=article_id, url=response.url, site=site.key, fetched_at=_now(),
+            keys=self._keys(response), **self._validators(response))
+
+    @staticmethod
+    def _validators(response) -> dict:
+        def header(name: str) -> str | None:
+            value = response.headers.get(name)
+            return value.decode("latin-1").strip() if value else None
+
+        return {"etag": header("ETag"), "last_modified": header("Last-Modified")}
 
     def _parse_page(self, response, site: Site):
         ctype = response.headers.get("Content-Type", b"").decode("latin-1") or None
         # Parse once: links are read from the same tree the extractor then consumes.
         page = read_page(response.body, response.url, content_type=ctype)
-        known = self.family.get(site.key)
+        known = self.state.family.get(site.key)
         if known is None and page.root is not None:
             # Learn the family before reading links, so this page's links already get
             # the family's canonical URLs (one article, one fetch).
             detected = detect_family(page.root, self.profiles)
             if detected is not None:
-                self.family[site.key] = known = detected.name
+                known = detected.name
+                self.state.learn_family(site.key, known)
                 self.logger.info("site %s recognized as family %s", site.key, known)
         hops = response.meta.get("hops", 0)
-        follow = list(self._links(page.root, response, site, known, hops)) if page.root is not None else []
-        rec = extract_record(page, response.url, profiles=self.profiles)
         fam = self.profiles.family(known) if known else None
+        follow = list(self._links(page.root, response, site, known, hops)) if page.root is not None else []
+        # Out-links are claimed (queued in the frontier) before this page is done.
+        tally = {"new": 0}
+        requests = list(self._requests(follow, page.root, response, site, fam, hops, tally))
+        rec = extract_record(page, response.url, profiles=self.profiles)
         is_article = "not_article" not in rec.warning_codes and bool(rec.body)
         if is_article and known and rec.family == "generic":
             # A family site's page the family does not recognize as an article (about
@@ -144,18 +230,25 @@ class PortalSpider(scrapy.Spider):
                 record=rec.as_dict(), site=site.key, fetched_at=_now(),
                 http_status=response.status,
                 requested_url=response.request.url if response.request else response.url,
-                content_type=ctype,
+                content_type=ctype, keys=self._keys(response), **self._validators(response),
             )
-        yield from self._requests(follow, site, fam, hops)
+        else:
+            # A listing (asked for every run): a start page, a listing's page, or a page
+            # that led to new articles (a sub-site's home page).
+            listing = (hops == 0 or "page_no" in response.meta or "postback" in response.meta
+                       or bool(fam and fam.is_listing_url(response.url)) or tally["new"] > 0)
+            self._done(response, LISTING if listing else PAGE)
+        yield from requests
 
     def _links(self, root, response, site: Site, known: str | None, hops: int):
-        """(kind, url, text) of every link worth a decision, and postback requests, read
-        from the page before extraction prunes its tree."""
+        """(kind, url, text) of every link worth a decision, read from the page before
+        extraction prunes its tree; postbacks as (kind, href, text)."""
         base = root.xpath("string(//base/@href)") or response.url
         for href in root.xpath("//link[@rel='alternate'][contains(@type, 'rss') or "
                                "contains(@type, 'atom')]/@href"):
             yield "feed", urljoin(base, href.strip()), ""
-        decided = self.hrefs_decided
+        decided = self.state.hrefs_decided
+        seen = self.state.seen
         for a in root.iter("a"):
             href = (a.get("href") or "").strip()
             if not href:
@@ -166,53 +259,92 @@ class PortalSpider(scrapy.Spider):
             if absolute and (site.key, href) in decided:
                 continue
             if href[:11].lower() == "javascript:":
-                request = self._postback(root, response, site, href, hops)
-                if request is not None:
-                    yield "postback", request, ""
+                if "__doPostBack" in href:
+                    yield "postback", href, a.text_content()
                 continue
             url = urljoin(base, href).split("#", 1)[0]
             # Cheap rules first (off-site, traps, documents), the canonical URL after.
-            seen_key = canonical_for_fetch(url, known) if self._allowed(url, site) else None
-            if seen_key is None or seen_key in self.links_seen:
+            seen_key = self.state.key_of(url, known) if self._allowed(url, site) else None
+            if seen_key is None or seen_key in seen:
                 if absolute:
                     decided.add((site.key, href))
                 continue
             yield "link", (url, seen_key, href if absolute else None), a.text_content()
 
-    def _requests(self, follow, site: Site, fam, hops: int):
+    def _requests(self, follow, root, response, site: Site, fam, hops: int, tally: dict):
         rules = self.profiles.crawl
+        state = self.state
+        continuations = []
+        new_articles = 0
         for kind, target, text in follow:
             if kind == "postback":
-                yield target
+                continuations.append((kind, target, " ".join(text.split())))
                 continue
             if kind == "feed":
                 if self._allowed(target, site):
-                    yield self._request(target, site, hops=hops, priority=15,
-                                        callback=self.parse_feed, kind="feed")
+                    request = self._request(target, site, hops=hops, priority=15, kind="feed")
+                    if request is not None:
+                        yield request
                 continue
             url, seen_key, href = target
-            if seen_key in self.links_seen:
+            if seen_key in state.seen:
                 continue  # the same link twice on one page
             text = " ".join(text.split())
-            continuation = bool(
-                rules.more_text.match(text) or text.isdigit() or _PAGE_PARAM.search(url)
-            )
+            if rules.more_text.match(text) or text.isdigit() or _PAGE_PARAM.search(url):
+                continuations.append((kind, target, text))
+                continue
             # Listings go first so discovery stays ahead of fetching articles.
             if fam and fam.is_article_url(url):
-                request = self._request(url, site, hops=hops + 1, priority=20)
-            elif continuation:
-                request = self._request(url, site, hops=hops, priority=30)
+                request = self._request(url, site, hops=hops + 1, priority=20, key=seen_key)
+                new_articles += request is not None and state.is_new(seen_key)
             elif hops < self.hop_limit:
                 listing = bool(fam and fam.is_listing_url(url))
-                request = self._request(url, site, hops=hops + 1, priority=25 if listing else 0)
+                request = self._request(url, site, hops=hops + 1, priority=25 if listing else 0,
+                                        key=seen_key)
             else:
                 continue  # too deep from here; may still come from a shallower page
-            self.links_seen.add(seen_key)
             if href:
-                self.hrefs_decided.add((site.key, href))
-            yield request
+                state.hrefs_decided.add((site.key, href))
+            if request is not None:
+                yield request
+        tally["new"] = new_articles
+        yield from self._continue(continuations, root, response, site, hops, new_articles)
 
-    def _postback(self, root, response, site: Site, href: str, hops: int):
+    def _continue(self, continuations, root, response, site: Site, hops: int,
+                  new_articles: int):
+        """Pagination. A full run follows every page link; a nightly run walks a listing
+        newest first, one next page at a time, and stops after K pages with nothing new."""
+        meta = {}
+        if self.state.is_nightly(site.key):
+            stale = 0 if new_articles else response.meta.get("stale", 0) + 1
+            if stale >= self.state.stale_pages_of(site.key):
+                return
+            current = response.meta.get("page_no") or page_number(response.url)
+            nexts = [c for c in continuations if self._is_next(c, current)]
+            continuations = nexts
+            meta = {"stale": stale, "page_no": current + 1}
+        for kind, target, _text in continuations:
+            if kind == "postback":
+                request = self._postback(root, response, site, target, hops, meta)
+            else:
+                url, seen_key, href = target
+                request = self._request(url, site, hops=hops, priority=30, key=seen_key,
+                                        meta=meta)
+                if href:
+                    self.state.hrefs_decided.add((site.key, href))
+            if request is not None:
+                yield request
+
+    def _is_next(self, continuation, current: int) -> bool:
+        kind, target, text = continuation
+        if self.profiles.crawl.more_text.match(text):
+            return True
+        if kind == "postback":
+            m = _POSTBACK.search(target)
+            return bool(m and m.group(2) in (str(current + 1), "Page$Next"))
+        return text == str(current + 1)
+
+    def _postback(self, root, response, site: Site, href: str, hops: int, meta: dict):
         m = _POSTBACK.search(href)
         if not m:
             return None
@@ -226,17 +358,18 @@ class PortalSpider(scrapy.Spider):
         key = (response.url.split("#")[0], target, arg)
         if not arg.isdigit():  # Next/Prev are relative to the page we are on
             key += (hash(forms[0].xpath("string(.//input[@name='__VIEWSTATE']/@value)")),)
-        if key in self.postbacks_seen:
+        if key in self.state.postbacks_seen:
             return None
-        self.postbacks_seen.add(key)
+        self.state.postbacks_seen.add(key)
         # What a browser does for javascript:__doPostBack(target, arg): POST the whole
         # form (with its __VIEWSTATE) with __EVENTTARGET/__EVENTARGUMENT set, no button.
+        # Never stored in the frontier: a saved __VIEWSTATE is stale by the next run.
         data = form2request(forms[0], {"__EVENTTARGET": target, "__EVENTARGUMENT": arg},
                             click=False)
         return data.to_scrapy(
             callback=self.parse, errback=self.on_error, dont_filter=True, priority=30,
-            meta={"site": site.key, "family": self.family.get(site.key), "hops": hops,
-                  "kind": "page", "postback": f"{target} {arg}"},
+            meta={"site": site.key, "family": self.state.family.get(site.key), "hops": hops,
+                  "kind": "page", "postback": f"{target} {arg}", **meta},
         )
 
     # -- feeds, robots, sitemaps --------------------------------------------
@@ -246,19 +379,24 @@ class PortalSpider(scrapy.Spider):
             return
         links = response.xpath("//*[local-name()='item']/*[local-name()='link']/text() | "
                                "//*[local-name()='entry']/*[local-name()='link']/@href").getall()
+        requests = []
         for link in links:
             url = response.urljoin(link.strip())
             if self._allowed(url, site):
-                yield self._request(url, site, hops=1, priority=20)
+                requests.append(self._request(url, site, hops=1, priority=20))
+        self._done(response, LISTING)
+        yield from (r for r in requests if r is not None)
 
     def parse_robots(self, response):
-        site = self.host_site.get(urlsplit(response.url).netloc.lower())
+        site = self.state.site_of_url(response.url)
         if site is None:
             return
+        requests = []
         for url in sitemap_urls_from_robots(response.body, base_url=response.url):
             if self._allowed(url, site, check_ext=False):
-                yield self._request(url, site, hops=1, priority=15,
-                                    callback=self.parse_sitemap, kind="sitemap")
+                requests.append(self._request(url, site, hops=1, priority=15, kind="sitemap"))
+        self._done(response, LISTING)
+        yield from (r for r in requests if r is not None)
 
     def parse_sitemap(self, response):
         site = self._site_of(response)
@@ -268,27 +406,36 @@ class PortalSpider(scrapy.Spider):
             sitemap = Sitemap(response.body)
         except Exception as exc:  # noqa: BLE001 - a broken sitemap is one error, not a crash
             yield self._error(response.url, site, f"unreadable sitemap: {exc}", response.status,
-                              kind="sitemap")
+                              kind="sitemap", keys=self._keys(response))
             return
+        requests = []
         for entry in sitemap:
             url = entry.get("loc", "").strip()
             if sitemap.type == "sitemapindex":
                 if self._allowed(url, site, check_ext=False):
-                    yield self._request(url, site, hops=1, priority=15,
-                                        callback=self.parse_sitemap, kind="sitemap")
+                    requests.append(self._request(url, site, hops=1, priority=15,
+                                                  kind="sitemap"))
             elif self._allowed(url, site):
-                yield self._request(url, site, hops=1, priority=20)
+                requests.append(self._request(url, site, hops=1, priority=20))
+        self._done(response, LISTING)
+        yield from (r for r in requests if r is not None)
 
     # -- errors ------------------------------------------------------------
     def on_error(self, failure):
         request = failure.request
-        kind = request.meta.get("kind", "page")
-        site = self.host_site.get(urlsplit(request.url).netloc.lower())
+        meta = request.meta
+        kind = meta.get("kind", "page")
+        site = self.state.site_of_url(request.url)
         response = getattr(failure.value, "response", None)
+        keys = [k for k in (meta.get("key"),) if k]
         if kind == "robots" or site is None:
-            return  # no robots.txt is normal; RobotsTxtMiddleware handles it
+            # No robots.txt is normal; RobotsTxtMiddleware handles it.
+            self.state.done(keys, LISTING, site_key=meta.get("site", ""), kind=kind)
+            return
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
-            return  # a decision (robots.txt, page cap), logged where made; not a failure
+            # A decision (robots.txt, page cap), logged where made; not a failure.
+            self.state.done(keys, SKIPPED, site_key=site.key, kind=kind, fetched=False)
+            return
         status = response.status if response is not None else None
         if status is not None:
             reason = f"HTTP {status}"
@@ -296,27 +443,21 @@ class PortalSpider(scrapy.Spider):
             exc = failure.value
             reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
         yield self._error(request.url, site, reason, status,
-                          attempts=request.meta.get("retry_times", 0) + 1, kind=kind)
+                          attempts=meta.get("retry_times", 0) + 1, kind=kind, keys=keys)
 
-    def _error(self, url, site, reason, status=None, attempts=1, kind="page"):
+    def _error(self, url, site, reason, status=None, attempts=1, kind="page", keys=()):
         return FetchErrorItem(url=url, site=site.key, reason=reason, status=status,
-                              attempts=attempts, when=_now(), kind=kind)
+                              attempts=attempts, when=_now(), kind=kind, keys=list(keys))
 
     # -- rules -------------------------------------------------------------
     def _site_of(self, response) -> Site | None:
-        key = response.meta.get("site")
-        return next((s for s in self.sites if s.key == key), None)
-
-    def page_cap_of(self, site_key: str) -> int:
-        """For SitePageCapMiddleware: the page cap of this site."""
-        site = next((s for s in self.sites if s.key == site_key), None)
-        return (site.page_cap if site and site.page_cap else None) or self.page_cap
+        return self.state.sites.get(response.meta.get("site"))
 
     def _allowed(self, url: str, site: Site, *, check_ext: bool = True) -> bool:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             return False
-        if parts.netloc.lower() not in site.hosts:
+        if host_of(url) not in site.hosts:
             return False  # off-site, other sub-domains included: never requested
         if check_ext and _SKIP_EXT.search(parts.path):
             return False

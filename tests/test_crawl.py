@@ -28,7 +28,8 @@ def article_key(url: str) -> tuple[str, str]:
 def crawl(args: list[str], cwd: Path, timeout: int = 240) -> subprocess.CompletedProcess:
     out = subprocess.run([sys.executable, "-m", "crawler", "crawl", *args], cwd=cwd,
                          capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    # 1 is "partial": the demo portal's broken pages are fetch errors by design.
+    assert out.returncode in (0, 1), out.stdout[-2000:] + out.stderr[-4000:]
     return out
 
 
@@ -156,21 +157,23 @@ def test_crawl_row_and_summary(demo_crawl):
 
 
 def test_recrawl_of_the_same_portal_changes_nothing(demo_crawl, tmp_path):
+    """The next run is incremental: listings are read from their newest page until two
+    pages show nothing new; known articles are not due, nothing is fetched again."""
     portal, db, _, _ = demo_crawl
     copy = tmp_path / "archive.db"
     copy.write_bytes(db.read_bytes())
     before = {r["id"]: dict(r) for r in rows(copy, "select * from articles")}
+    portal.clear_requests()
     crawl(["--start-url", portal.start_url, "--db", str(copy), *FAST], cwd=tmp_path)
+    sent = portal.requests
     crawls = rows(copy, "select * from crawls order by id")
     assert [c["status"] for c in crawls] == ["finished", "finished"]
     assert (crawls[1]["articles_new"], crawls[1]["articles_changed"],
-            crawls[1]["articles_unchanged"]) == (0, 0, len(portal.articles))
+            crawls[1]["articles_unchanged"], crawls[1]["errors"]) == (0, 0, 0, 0)
+    assert not [p for _, p, _ in sent if "chi-tiet-tin-tuc.aspx" in p]
+    assert len(sent) < 0.2 * crawls[0]["pages_fetched"]
     after = {r["id"]: dict(r) for r in rows(copy, "select * from articles")}
-    assert after.keys() == before.keys()
-    for article_id, row in after.items():
-        old = before[article_id]
-        assert row["version"] == 1 and row["content_hash"] == old["content_hash"]
-        assert row["last_seen"] >= old["last_seen"] and row["first_seen"] == old["first_seen"]
+    assert after == before
     assert rows(copy, "select count(*) n from article_versions")[0]["n"] == len(portal.articles)
 
 

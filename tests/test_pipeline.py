@@ -7,6 +7,7 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from crawler.extract import extract_article
+from crawler.frontier import CrawlState
 from crawler.items import ArticleItem, FetchErrorItem
 from pipelines.archive import ArchivePipeline
 from spiders.portal import PortalSpider
@@ -72,7 +73,7 @@ def test_urls_that_redirected_here_find_the_article(pipeline):
     legacy = "https://sgddt.backan.gov.vn/Pages/ViewNews.aspx?ID=28383"
     hop = "http://sgddt.backan.gov.vn/Pages/ViewNews.aspx?ID=28383"
     pipe.process_item(ArticleItem(record=record, site="x", fetched_at="2026-11-25T01:00:00+00:00"))
-    crawler.spider.redirects.update({hop: legacy, legacy: URL})  # http -> https -> article
+    CrawlState.of(crawler).redirects.update({hop: legacy, legacy: URL})  # http -> https -> article
     pipe.spider_closed(crawler.spider, "finished")
     assert sorted(r[0] for r in query(db, "select url from article_urls")) == sorted([URL, legacy, hop])
     # The legacy link dies later: the article it led to is gone, content kept.

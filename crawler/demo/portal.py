@@ -55,6 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
         resp = self.portal.site.handle(method, self.path, form, host_base=f"http://{host}")
         if resp.delay < 0:
             resp.delay = self.portal.slow_delay
+        resp.delay += self.portal.delay
         if resp.delay:
             time.sleep(resp.delay)
         self.portal._log(method, self.path, resp.status)
@@ -89,15 +90,23 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     daemon_threads = True
 
+    def handle_error(self, request, client_address):  # noqa: ANN001
+        # A crawler killed mid-request resets its connections: not the server's error.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 class DemoPortal:
     """The demo site plus its ground truth. Deterministic for a given (n_articles, seed)."""
 
     def __init__(self, n_articles: int = 300, seed: int = 1, slow_delay: float = 0.5,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", delay: float = 0.0):
         self.n_articles = n_articles
         self.seed = seed
         self.slow_delay = slow_delay
+        self.delay = delay  # seconds every answer waits (a slower server, for kill tests)
         self.host = host
         self.site = Site(n_articles=n_articles, seed=seed)
         self.base_url: str | None = None
