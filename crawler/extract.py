@@ -19,7 +19,7 @@ from lxml import html as lxml_html
 
 from . import dates
 from .encoding import decode_html, looks_binary
-from .generic import Reader
+from .generic import Reader, following
 from .profiles import Family, Profiles, load
 from .templates import SiteTemplate, strip_template
 from .text import clean
@@ -473,8 +473,89 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
             rec.warn("field_fallback", "body")
             _drop_widgets([container], profiles, profiles.drop, _protect(title_el))
             _read_body(container, rec, profiles, article, chosen)
+            _lines_after_body(container, article, rec, profiles)
             return
     _read_body(body_el, rec, profiles, article)
+    _images_before_body(title_el, body_el, rec, profiles)
+    _lines_after_body(body_el, article, rec, profiles)
+
+
+def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> None:
+    """Images printed between the headline and the text (a lead photo in its own field)
+    are the article's first images, with the caption shown with them."""
+    if title_el is None or body_el is None or title_el in set(body_el.iterancestors()):
+        return
+    found: list[dict] = []
+    steps = 0
+    for el in following(title_el):
+        steps += 1
+        if el is body_el or steps > 60:
+            break
+        if el.tag != "img" or not el.get("src") or el.get("src", "").startswith("data:"):
+            continue
+        src = urljoin(rec.url, el.get("src").strip())
+        if (_Walker._tiny(el) or profiles.image_skip.search(src)
+                or any(a.tag == "a" for a in el.iterancestors())
+                or any(src == im["src"] for im in rec.images)):
+            continue
+        caption = None
+        holder = el.getparent()
+        for _ in range(2):
+            if holder is None:
+                break
+            for cap in holder.iter():
+                if cap is el or not isinstance(cap.tag, str):
+                    continue
+                klass = cap.get("class") or ""
+                if cap.tag == "figcaption" or _CAPTION_CLASS.search(klass) or cap.tag in _ITALIC:
+                    caption = _text(cap) or None
+                    break
+            if caption:
+                break
+            holder = holder.getparent()
+        found.append({"src": src, "caption": caption})
+    if found:
+        rec.images[:0] = found
+        rec.captions[:0] = [im["caption"] for im in found if im["caption"]]
+
+
+_AUTHOR_ATTR = re.compile(r"(?i)author|tacgia|tac-gia|tac_gia|byline|writer|nguoiviet|butdanh")
+
+
+def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
+    """A byline or ``Nguồn:`` line printed after the body, outside it (its own element
+    under the text), read from the short lines that follow within the article."""
+    inside = set(scope.iter()) if scope is not None and scope is not body_el else None
+    steps = 0
+    for el in following(body_el):
+        steps += 1
+        if steps > 40 or (inside is not None and el not in inside):
+            break
+        if el.tag == "a":
+            _collect_attachments(el, rec, profiles)  # "Tệp đính kèm" under the text
+            continue
+        if rec.byline is not None and rec.source is not None:
+            continue
+        if not isinstance(el.tag, str) or any(
+                isinstance(c.tag, str) and c.tag in _BLOCK for c in el):
+            continue
+        text = _text(el)
+        if not text:
+            continue
+        if len(text) > 200:
+            break  # more prose: another block, not this article's signature
+        attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
+        if profiles.drop_class.search(el.get("class") or "") or profiles.boilerplate.search(text):
+            continue
+        m = _SOURCE.match(text)
+        if m and rec.source is None:
+            rec.source = m.group("src")
+            continue
+        if rec.byline is None:
+            block = Block("p", text, bold=el.tag in _BOLD, italic=el.tag in _ITALIC,
+                          align=(el.get("align") or "").lower())
+            if _AUTHOR_ATTR.search(attrs) or (len(text) <= 60 and _is_byline(block, 2)):
+                rec.byline = re.sub(r"(?i)^(tác giả|người viết|author|by)\s*:\s*", "", text)
 
 
 def _page_title(root) -> str | None:
@@ -548,7 +629,7 @@ def _read_body(body_el, rec: Record, profiles: Profiles, article, chosen: str | 
     walker.flush()
     if chosen is not None:
         for b in walker.blocks:
-            if b.kind != "img":
+            if b.kind == "p":  # images and data tables inside the main element are content
                 probe = b.text.split("\n", 1)[0].replace(" | ", " ").lower()
                 # Short lines must be a whole paragraph of the choice ("57" is in any text).
                 # Long prose inside the main element is text even where the choice
@@ -619,6 +700,12 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
             continue
         break
 
+    if paragraphs and paragraphs[0].text == rec.title:
+        paragraphs.pop(0)
+    if (rec.summary is None and len(paragraphs) >= 3 and paragraphs[0].bold
+            and 60 <= len(paragraphs[0].text) <= 800 and not paragraphs[1].bold):
+        # A bold first paragraph before plain ones is the layout's lead (sapo).
+        rec.summary = paragraphs.pop(0).text
     texts = [p.text for p in paragraphs]
     if texts and rec.title and texts[0] == rec.title:
         texts.pop(0)
@@ -682,7 +769,7 @@ def _reads_as_article(reader: Reader, best, date_texts: list[str]) -> bool:
 
 
 def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
-    seen = set()
+    seen = {a["url"] for a in rec.attachments}
     for a in scope.iter("a"):
         href = (a.get("href") or "").strip()
         path = urlsplit(href).path
@@ -753,10 +840,19 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
     else:
         dropped = []
     _assign_date(root, rec, [], container, dropped, near=lambda: date_texts)
+    _images_before_body(title_el, container, rec, profiles)
+    if container is not None:
+        # The article's region: the element holding both the headline and the text.
+        scope = container.getparent()
+        if title_el is not None and title_el not in set(container.iter()):
+            above = set(container.iterancestors())
+            scope = next((a for a in title_el.iterancestors() if a in above), scope)
+        if scope is not None and scope.tag in ("body", "html"):
+            scope = container.getparent()
+        _lines_after_body(container, scope, rec, profiles)
     if rec.byline is None:
         for el in rules.byline(root):
             text = _text(el)
             if text and len(text) <= 90 and not reader.in_chrome(el):
                 rec.byline = re.sub(r"(?i)^(tác giả|người viết|author|by)\s*:\s*", "", text)
                 break
-    _collect_attachments(container if container is not None else root, rec, profiles)

@@ -75,7 +75,7 @@ class Candidate:
     agreement: float
 
 
-def _following(el):
+def following(el):
     """Elements after ``el`` in document order (not its descendants), lazily."""
     node = el
     while node is not None:
@@ -173,7 +173,7 @@ class Reader:
                 score -= 0.25
             if body_at is not None:
                 at = order.get(el, 0)
-                if at < body_at:
+                if at <= body_at:
                     score += 0.3 if body_at - at < 120 else 0.1
                 else:
                     score -= 0.5
@@ -243,7 +243,7 @@ class Reader:
         after: list[str] = []
         budget, steps = 700, 0
         pieces = [title_el.tail] if not skip(title_el.getparent()) else []
-        for el in _following(title_el):
+        for el in following(title_el):
             steps += 1
             if el in stops or steps > 200 or budget <= 0:
                 break
@@ -367,11 +367,11 @@ class Reader:
         starts = []
         paragraph_tags = self.rules.paragraph_tags
 
-        def credit(el, n: int, owner: bool = False) -> None:
+        def credit(el, n: int, owner: bool = False, at=None) -> None:
             nonlocal total
             total += n
             if n >= 80:
-                starts.append(el)
+                starts.append(at if at is not None else el)
             holder = el if owner or el.tag not in paragraph_tags else el.getparent()
             if holder is not None:
                 direct[holder] = direct.get(holder, 0) + n
@@ -391,16 +391,17 @@ class Reader:
                 if not isinstance(el.tag, str):
                     continue
                 if el.text and len(el.text) >= 20:
-                    nodes.append((clean(el.text), el))
+                    nodes.append((clean(el.text), el, el))
                 if el.tail and len(el.tail) >= 20 and el.getparent() is not None:
-                    nodes.append((clean(el.tail), el.getparent()))
+                    nodes.append((clean(el.tail), el.getparent(), el))  # (text, owner, place)
             for para in wanted:
                 prefix = para[:20]
-                owner = next((el for text, el in nodes if prefix in text), None)
-                if owner is not None:
+                hit = next(((owner, at) for text, owner, at in nodes if prefix in text), None)
+                if hit is not None:
+                    owner, at = hit
                     while owner.tag not in self.rules.block_tags and owner.getparent() is not None:
                         owner = owner.getparent()
-                    credit(owner, len(para), owner=True)
+                    credit(owner, len(para), owner=True, at=at)
         if not direct:
             return None, joined
         # The element whose own paragraphs hold most of the text; then up while a parent
@@ -417,6 +418,8 @@ class Reader:
             best = parent
         # Where the main text begins: its first long paragraph inside the element.
         inside = [el for el in starts if el is best or best in set(el.iterancestors())]
+        if not inside and starts:
+            inside = [best]
         if inside:
             order = self.order
             self.text_start_el = min(inside, key=lambda el: order.get(el, 1 << 30))
