@@ -442,7 +442,8 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
             strip_template(root, template)
         # No article container: a listing or home page, or a theme the rules miss. Only
         # strong generic evidence (headline, date line, prose) makes it an article.
-        _extract_generic(root, profiles, rec, reader, strict=True)
+        _extract_generic(root, profiles, rec, reader, strict=True,
+                         url_is_article=family.is_article_url(rec.url))
         return
     keep = _protect(title_el, body_el, summary_el)
     # Related lists, comments and share bars go before dates are read, so a related
@@ -453,7 +454,8 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
     if template:
         strip_template(root, template, keep=(title_el, summary_el), scope=article)
     if title_el is None and not _text(body_el):
-        _extract_generic(root, profiles, rec, reader, strict=True)
+        _extract_generic(root, profiles, rec, reader, strict=True,
+                         url_is_article=family.is_article_url(rec.url))
         return
     title = _text(title_el)
     if title_el is None or reader.is_chrome_title(title_el, title):
@@ -756,7 +758,8 @@ def _is_byline(b: Block, n_paragraphs: int) -> bool:
     return len(words) <= 5 and all(w[:1].isupper() for w in words)
 
 
-def _reads_as_article(reader: Reader, best, date_texts: list[str]) -> bool:
+def _reads_as_article(reader: Reader, best, date_texts: list[str],
+                      url_is_article: bool = False) -> bool:
     """Strong evidence for a family page without article markup: a headline the page's
     references agree with, a date line by it, and the main text starting right after it."""
     if best is None or best.agreement < 0.3 or reader.text_start is None:
@@ -764,8 +767,11 @@ def _reads_as_article(reader: Reader, best, date_texts: list[str]) -> bool:
     gap = reader.text_start - reader.order.get(best.el, 1 << 30)
     if not 0 < gap < 80:
         return False
-    return any(dates.find_date(t, allow_yearless=False) or dates.YEARLESS.search(t)
-               for t in date_texts)
+    # A date line by the headline, or an article-shaped URL of the family (a static page
+    # such as "Sơ đồ tổ chức" has prose and a headline too, but neither).
+    return url_is_article or any(
+        dates.find_date(t, allow_yearless=False) or dates.YEARLESS.search(t)
+        for t in date_texts)
 
 
 def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
@@ -784,7 +790,7 @@ def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
 
 
 def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | None = None,
-                     *, strict: bool = False) -> None:
+                     *, strict: bool = False, url_is_article: bool = False) -> None:
     """No family rule reads this page: trafilatura chooses the main text, the element of
     our tree holding it is read with our rules, and the headline and date line are found
     by evidence (crawler.generic). ``strict``: a page of a known family whose article
@@ -826,7 +832,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         return
     title_el = best.el if best is not None else None
     date_texts = reader.date_texts(title_el, container)
-    if strict and not _reads_as_article(reader, best, date_texts):
+    if strict and not _reads_as_article(reader, best, date_texts, url_is_article):
         rec.warn("not_article")
         rec.title = reader.fallback_title()
         return

@@ -104,6 +104,7 @@ class Reader:
         self._refs: list[list[str]] | None = None
         self.text_start: int | None = None  # document position where the main text begins
         self.text_start_el = None  # the element it begins in
+        self.chosen_text: str | None = None  # trafilatura's choice, lowercase
 
     # -- document order ------------------------------------------------------
     @property
@@ -354,12 +355,14 @@ class Reader:
             return None, None
         paras = []
         for el in body.iter("p", "head", "item", "cell", "quote", "code"):
+            if el.tag in ("cell", "item") and el.find(".//p") is not None:
+                continue  # a layout cell around paragraphs: its paragraphs count
             text = clean("".join(el.itertext()))
             if text:
                 paras.append(text)
         if not paras:
             return None, None
-        joined = " ".join(paras).lower()
+        joined = self.chosen_text = " ".join(paras).lower()
         wanted = {p for p in paras if len(p) >= 25}
         weights: dict = {}  # element -> matched text inside it
         direct: dict = {}  # element -> matched text in its own paragraphs
@@ -378,8 +381,10 @@ class Reader:
             for anc in (el, *el.iterancestors()):
                 weights[anc] = weights.get(anc, 0) + n
 
+        block_texts = []
         for el in self.root.iter(*self.rules.block_tags):
             text = clean(el.text_content())
+            block_texts.append((text, el))
             if text in wanted:
                 wanted.discard(text)
                 credit(el, len(text))
@@ -397,6 +402,15 @@ class Reader:
             for para in wanted:
                 prefix = para[:20]
                 hit = next(((owner, at) for text, owner, at in nodes if prefix in text), None)
+                if hit is None:
+                    # Split over inline elements (<b>Chiều 22/02</b>, UBND ...): the
+                    # tightest block whose text holds the paragraph's start.
+                    probe = para[:60]
+                    held = [(len(text), i) for i, (text, _) in enumerate(block_texts)
+                            if probe in text]
+                    if held:
+                        el = block_texts[min(held)[1]][1]
+                        hit = (el, el)
                 if hit is not None:
                     owner, at = hit
                     while owner.tag not in self.rules.block_tags and owner.getparent() is not None:
