@@ -56,7 +56,6 @@ _BOLD = frozenset(("strong", "b"))
 _STYLE_ALIGN = re.compile(r"text-align\s*:\s*(right|center|justify|left)", re.I)
 _STYLE_ITALIC = re.compile(r"font-style\s*:\s*italic", re.I)
 _STYLE_BOLD = re.compile(r"font-weight\s*:\s*(bold|[6-9]00)", re.I)
-_CAPTION_CLASS = re.compile(r"caption|chuthich|chu-thich|image-desc|img-desc|figcaption", re.I)
 _SOURCE = re.compile(r"^\(?\s*nguồn\s*:\s*(?P<src>.+?)\s*\)?\s*\.?$", re.I)
 _BYLINE_PREFIX = re.compile(
     r"^(tin|bài|ảnh|tin, ảnh|tin và ảnh|bài, ảnh|bài và ảnh|bài và ảnh|tin - ảnh|"
@@ -167,7 +166,7 @@ class _Walker:
             child_ctx.italic = True
         if tag in _BOLD or _STYLE_BOLD.search(style) or el.get("rend") == "#b" or tag in _HEADINGS:
             child_ctx.bold = True
-        if tag == "figcaption" or (klass and _CAPTION_CLASS.search(klass)):
+        if tag == "figcaption" or (klass and self.profiles.generic.caption_class.search(klass)):
             child_ctx.caption = True
         if tag == "a" and self._is_doc(el.get("href") or ""):
             child_ctx.doc_link = True
@@ -458,12 +457,20 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
                          url_is_article=family.is_article_url(rec.url))
         return
     title = _text(title_el)
-    if title_el is None or reader.is_chrome_title(title_el, title):
-        best = reader.headline(body_el)
-        if best is not None and best.el is not title_el:
+    chrome = title_el is None or reader.is_chrome_title(title_el, title)
+    if chrome or reader.agreement(title) < 0.6:
+        # Checked against the evidence: a chrome title always, one the page's references
+        # disagree with when another heading agrees much better.
+        best = reader.headline(body_el, prior=None if chrome else title_el)
+        if best is not None and best.el is not title_el and (
+                chrome or best.agreement >= reader.agreement(title) + 0.3):
             title_el, title = best.el, best.text
             rec.warn("field_fallback", "title")
     rec.title = title or reader.fallback_title()
+    if summary_el is None and title_el is not None:
+        summary_el = reader.lead(title_el, body_el, text_start=body_el)
+        if summary_el is not None and body_el in set(summary_el.iterancestors()):
+            summary_el = None  # inside the body: the body's own rules decide
     rec.summary = _text(summary_el) or None
     slot_texts = [_text(el) for el in _first(family.date, root, article)]
     _assign_date(root, rec, slot_texts, body_el, dropped,
@@ -509,7 +516,8 @@ def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> N
                 if cap is el or not isinstance(cap.tag, str):
                     continue
                 klass = cap.get("class") or ""
-                if cap.tag == "figcaption" or _CAPTION_CLASS.search(klass) or cap.tag in _ITALIC:
+                if (cap.tag == "figcaption" or profiles.generic.caption_class.search(klass)
+                        or cap.tag in _ITALIC):
                     caption = _text(cap) or None
                     break
             if caption:

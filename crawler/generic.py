@@ -28,6 +28,7 @@ from lxml import etree
 
 from .text import clean, fold
 
+_BOLD_STYLE = re.compile(r"font-weight\s*:\s*(bold|[6-9]00)", re.I)
 _SEPARATORS = re.compile(r"\s+(?:[-|–—:»]{1,2}|::)\s+")
 _WORD = re.compile(r"\w+")
 
@@ -224,9 +225,7 @@ class Reader:
     def is_chrome_title(self, el, text: str) -> bool:
         """A family's headline that is chrome: a web-part/portlet/breadcrumb title, a menu
         entry, or a short label no page reference agrees with while another heading does."""
-        if not text:
-            return True
-        if self.in_chrome(el) and self.agreement(text) < 0.5:
+        if not text or self.in_chrome(el):
             return True
         site_names = {clean(s).lower() for s in self.root.xpath(
             "//meta[@property='og:site_name']/@content")}
@@ -321,13 +320,17 @@ class Reader:
         return False
 
     # -- lead --------------------------------------------------------------------
-    def lead(self, title_el, container):
-        """An element styled as the lead (sapo) between the headline and the text."""
+    def lead(self, title_el, container, text_start=None):
+        """The lead (sapo) between the headline and the text: an element whose class says
+        so, else the first block there that is set apart as one (bold, or the page's
+        description)."""
         order = self.order
         title_at = order.get(title_el, -1) if title_el is not None else -1
+        caption = self.rules.caption_class.search
         for el in self.rules.summary(self.root):
             text = clean(el.text_content())
-            if not 40 <= len(text) <= 1500 or self.in_chrome(el):
+            if not 40 <= len(text) <= 1500 or self.in_chrome(el) or caption(
+                    el.get("class") or ""):
                 continue
             at = order.get(el, -1)
             if at < title_at:
@@ -336,6 +339,27 @@ class Reader:
                     container is None or el not in set(container.iter())):
                 continue
             return el
+        if title_el is None:
+            return None
+        stop = text_start if text_start is not None else self.text_start_el
+        described = {clean(d)[:50].lower() for d in self.root.xpath(
+            "//meta[@property='og:description' or @name='description']/@content") if d}
+        for steps, el in enumerate(following(title_el)):
+            if el is stop or el is container or steps > 30 or not isinstance(el.tag, str):
+                break
+            if el.tag in ("a", "img") or any(isinstance(c.tag, str) and c.tag in self.rules.block_tags
+                                             and c.tag not in ("b", "strong", "em", "i", "span", "font")
+                                             for c in el):
+                continue
+            text = clean(el.text_content())
+            if len(text) < 60:
+                continue
+            styled = el.tag in ("b", "strong") or bool(_BOLD_STYLE.search(el.get("style") or "")) or (
+                len(el) == 1 and el[0].tag in ("b", "strong")
+                and len(clean(el[0].text_content())) >= 0.9 * len(text))
+            if styled or text[:50].lower() in described:
+                return el
+            return None  # the first block there is not set apart: no lead
         return None
 
     # -- main content ----------------------------------------------------------
