@@ -25,7 +25,12 @@ _YEARLESS = (r"(?i:ngày|thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])\s*,?|chủ
              r"\s+(?P<d>[0-3]?\d)\s*[/\-.]\s*(?P<m>[01]?\d)(?![/\-.]?\d)")
 _ISO = r"(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ](?P<H>[01]\d|2[0-3]):(?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?)?"
 
+# "10:25 | 13/03": a time beside a bare day/month, as date lines print them.
+_YEARLESS_TIMED = (r"(?<![\d:])(?:[01]?\d|2[0-3])\s*[:hg]\s*[0-5]\d\s*[|,\-–]?\s*"
+                   r"(?P<d>[0-3]?\d)\s*/\s*(?P<m>[01]?\d)(?![/\-.]?\d)")
+
 DATE_PATTERNS = [re.compile(p) for p in (_NUMERIC, _WORDS)]
+YEARLESS_PATTERNS = [re.compile(_YEARLESS), re.compile(_YEARLESS_TIMED)]
 YEARLESS = re.compile(_YEARLESS)
 ISO = re.compile(_ISO)
 TIME_BEFORE = re.compile(_TIME + r"[^\d]{0,25}$")
@@ -71,10 +76,11 @@ def find_date(text: str, *, allow_yearless: bool = True, default_year: int | Non
                 best = Found(value, m.start())
                 break
     if best is None and allow_yearless and default_year:
-        for m in YEARLESS.finditer(text):
-            day = _valid(default_year, int(m.group("m")), int(m.group("d")))
-            if day:
-                return Found(_with_time(day, text, m.start(), m.end()), m.start(), True)
+        for pattern in YEARLESS_PATTERNS:
+            for m in pattern.finditer(text):
+                day = _valid(default_year, int(m.group("m")), int(m.group("d")))
+                if day:
+                    return Found(_with_time(day, text, m.start("d"), m.end()), m.start(), True)
     return best
 
 
@@ -97,6 +103,11 @@ def parse_iso(value: str) -> str | None:
         dt = dt.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
         return dt.replace(tzinfo=None).isoformat(timespec="seconds") + TZ
     return dt.isoformat(timespec="seconds") + TZ
+
+
+def has_yearless(text: str) -> bool:
+    """Whether ``text`` shows a day and month without a year (``Ngày 13/7``, ``10:25 | 13/03``)."""
+    return any(p.search(text) for p in YEARLESS_PATTERNS)
 
 
 def page_year(texts: list[str]) -> int | None:

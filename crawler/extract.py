@@ -56,6 +56,11 @@ _BOLD = frozenset(("strong", "b"))
 _STYLE_ALIGN = re.compile(r"text-align\s*:\s*(right|center|justify|left)", re.I)
 _STYLE_ITALIC = re.compile(r"font-style\s*:\s*italic", re.I)
 _STYLE_BOLD = re.compile(r"font-weight\s*:\s*(bold|[6-9]00)", re.I)
+# Utility classes that style a line (Bootstrap, Tailwind, CMS themes).
+_CLASS_RIGHT = re.compile(r"(?i)(^|\s)(text-(right|end)|align-?right|right|pull-right|float-end|tr)(\s|$)")
+_CLASS_CENTER = re.compile(r"(?i)(^|\s)(text-center|align-?center|center|tc)(\s|$)")
+_CLASS_BOLD = re.compile(r"(?i)(^|\s)(fw-bold|font-bold|font-weight-bold|bold|b)(\s|$)")
+_CLASS_ITALIC = re.compile(r"(?i)(^|\s)(fst-italic|font-italic|italic)(\s|$)")
 _SOURCE = re.compile(r"^\(?\s*nguồn\s*:\s*(?P<src>.+?)\s*\)?\s*\.?$", re.I)
 _BYLINE_PREFIX = re.compile(
     r"^(tin|bài|ảnh|tin, ảnh|tin và ảnh|bài, ảnh|bài và ảnh|bài và ảnh|tin - ảnh|"
@@ -160,11 +165,17 @@ class _Walker:
         m = _STYLE_ALIGN.search(style)
         if m:
             align = m.group(1)
+        elif klass and _CLASS_RIGHT.search(klass):
+            align = "right"
+        elif klass and _CLASS_CENTER.search(klass):
+            align = "center"
         if align:
             child_ctx.align = align.lower()
-        if tag in _ITALIC or _STYLE_ITALIC.search(style) or el.get("rend") == "#i":
+        if (tag in _ITALIC or _STYLE_ITALIC.search(style) or el.get("rend") == "#i"
+                or (klass and _CLASS_ITALIC.search(klass))):
             child_ctx.italic = True
-        if tag in _BOLD or _STYLE_BOLD.search(style) or el.get("rend") == "#b" or tag in _HEADINGS:
+        if (tag in _BOLD or _STYLE_BOLD.search(style) or el.get("rend") == "#b"
+                or tag in _HEADINGS or (klass and _CLASS_BOLD.search(klass))):
             child_ctx.bold = True
         if tag == "figcaption" or (klass and self.profiles.generic.caption_class.search(klass)):
             child_ctx.caption = True
@@ -505,7 +516,7 @@ def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> N
         src = urljoin(rec.url, el.get("src").strip())
         if (_Walker._tiny(el) or profiles.image_skip.search(src)
                 or any(a.tag == "a" for a in el.iterancestors())
-                or any(src == im["src"] for im in rec.images)):
+                or any(src == im["src"] for im in rec.images) or _by_teaser(el)):
             continue
         caption = None
         holder = el.getparent()
@@ -527,6 +538,18 @@ def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> N
     if found:
         rec.images[:0] = found
         rec.captions[:0] = [im["caption"] for im in found if im["caption"]]
+
+
+def _by_teaser(img) -> bool:
+    """An image next to a link with a headline's text: a teaser's thumbnail."""
+    holder = img.getparent()
+    for _ in range(2):
+        if holder is None:
+            return False
+        if any(len(_text(a)) >= 25 for a in holder.iter("a")):
+            return True
+        holder = holder.getparent()
+    return False
 
 
 _AUTHOR_ATTR = re.compile(r"(?i)author|tacgia|tac-gia|tac_gia|byline|writer|nguoiviet|butdanh")
@@ -562,8 +585,16 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
             rec.source = m.group("src")
             continue
         if rec.byline is None:
-            block = Block("p", text, bold=el.tag in _BOLD, italic=el.tag in _ITALIC,
-                          align=(el.get("align") or "").lower())
+            klass = el.get("class") or ""
+            style = el.get("style") or ""
+            align = (el.get("align") or "").lower()
+            if not align and (_CLASS_RIGHT.search(klass) or "right" in (
+                    _STYLE_ALIGN.search(style) or [""])[0]):
+                align = "right"
+            block = Block("p", text, align=align,
+                          bold=el.tag in _BOLD or bool(_CLASS_BOLD.search(klass)
+                                                       or _STYLE_BOLD.search(style)),
+                          italic=el.tag in _ITALIC or bool(_CLASS_ITALIC.search(klass)))
             if _AUTHOR_ATTR.search(attrs) or (len(text) <= 60 and _is_byline(block, 2)):
                 rec.byline = re.sub(r"(?i)^(tác giả|người viết|author|by)\s*:\s*", "", text)
 
@@ -591,7 +622,7 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
                 return
     year = None
     for text in (*slot_texts, *near_texts):
-        if dates.YEARLESS.search(text):
+        if dates.has_yearless(text):
             year = year or _page_year([root, *dropped], rec)
             found = dates.find_date(text, default_year=year)
             if found:
@@ -749,12 +780,16 @@ def _is_meta_line(text: str) -> bool:
 def _is_caption(b: Block) -> bool:
     if len(b.text) > 400:
         return False
-    return b.caption_hint or b.italic or b.align == "center"
+    if b.caption_hint or b.italic or b.align == "center":
+        return True
+    # A short line right under a photo, not a sentence of the text: its caption.
+    return len(b.text) <= 160 and not _SENTENCE_END.search(b.text) and len(b.text.split()) >= 3
 
 
 def _is_byline(b: Block, n_paragraphs: int) -> bool:
     text = b.text
-    if n_paragraphs < 2 or len(text) > 90 or len(text.split()) > 14:
+    words = [w for w in text.split() if any(c.isalnum() for c in w)]
+    if n_paragraphs < 2 or len(text) > 90 or len(words) > 16:
         return False
     if _BYLINE_PREFIX.match(text):
         return True
@@ -778,7 +813,7 @@ def _reads_as_article(reader: Reader, best, date_texts: list[str],
     # A date line by the headline, or an article-shaped URL of the family (a static page
     # such as "Sơ đồ tổ chức" has prose and a headline too, but neither).
     return url_is_article or any(
-        dates.find_date(t, allow_yearless=False) or dates.YEARLESS.search(t)
+        dates.find_date(t, allow_yearless=False) or dates.has_yearless(t)
         for t in date_texts)
 
 
