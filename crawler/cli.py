@@ -9,7 +9,18 @@ from pathlib import Path
 
 from lxml import html as lxml_html
 
-ROOT = Path(__file__).resolve().parent.parent
+from .runner import (
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    LockHeld,
+    UsageError,
+    archive_path,
+    exit_code,
+    run_crawl,
+)
 
 
 def _url_from_page(data: bytes, fallback: str) -> str:
@@ -69,12 +80,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DemoPortal
 
     console = Console()
-    db = _db_arg(args.db)
+    db = archive_path(args.db, base=Path.cwd())
     portal = DemoPortal(n_articles=args.articles, seed=1)
     try:
         base = portal.start(port=args.port)
-    except OSError:
-        base = portal.start(port=0)  # the usual port is taken: any free one
+    except OSError as exc:
+        # Another port would make the demo another site (its host has the port): the
+        # archive would hold every article twice. Say so instead.
+        print(f"crawler demo: port {args.port} on 127.0.0.1 is taken ({exc.strerror or exc}); "
+              "stop what holds it (another demo?) and run again", file=sys.stderr)
+        return EXIT_USAGE
     expected = portal.summary()
     console.print(
         f"demo portal at {base}: {expected['articles']} articles "
@@ -82,65 +97,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"traps, {expected['fail_once']} flaky and {expected['always_500'] + 1} broken pages"
     )
     try:
-        row = run_crawl({"start_url": portal.start_url, "family": "auto"}, db,
-                        DEMO_SETTINGS + args.set, args.log_level)
+        code = _run("demo", {"start_url": portal.start_url, "family": "auto"}, db,
+                    DEMO_SETTINGS + args.set, args.log_level)
     finally:
         portal.stop()
+    # The demo's broken pages are part of the show: a finished crawl is a success here.
+    return EXIT_OK if code == EXIT_PARTIAL else code
+
+
+def _run(command: str, spider_kwargs: dict, db: Path, overrides: list[str],
+         log_level: str) -> int:
+    """run_crawl with its refusals as one line each; the summary; the exit code."""
+    def warn(message: str) -> None:
+        print(f"crawler {command}: warning: {message}", file=sys.stderr)
+
+    try:
+        row = run_crawl(spider_kwargs, db, overrides, log_level, warn=warn)
+    except UsageError as exc:
+        print(f"crawler {command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LockHeld as exc:
+        print(f"crawler {command}: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     _print_crawl(row, db)
-    return 0 if str(row.get("status", "")).startswith("finished") else 1
-
-
-def _scrapy_settings(db: Path, overrides: list[str], log_level: str):
-    from scrapy.settings import Settings
-
-    settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
-    settings.set("ARCHIVE_DB", str(db), priority="cmdline")
-    logs = db.parent / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    from datetime import datetime
-
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    settings.set("LOG_FILE", str(logs / f"crawl-{stamp}.log"), priority="cmdline")
-    settings.set("LOG_LEVEL", log_level, priority="cmdline")
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"crawler: -s expects NAME=VALUE, got {item!r}")
-        settings.set(name.strip(), value, priority="cmdline")
-    return settings
-
-
-def run_crawl(spider_kwargs: dict, db: Path, overrides: list[str] | None = None,
-              log_level: str = "INFO") -> dict:
-    """Run the portal spider in this process; return the crawl's row from the archive."""
-    from scrapy.crawler import CrawlerProcess
-
-    from spiders.portal import PortalSpider
-
-    settings = _scrapy_settings(db, overrides or [], log_level)
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(PortalSpider)
-    process.crawl(crawler, **spider_kwargs)
-    process.start()
-    spider = crawler.spider
-    crawl_id = getattr(spider, "crawl_id", None)
-    from .store import Archive
-
-    row = {}
-    if crawl_id:
-        archive = Archive(db)
-        row = dict(archive.db["crawls"].get(crawl_id))
-        archive.close()
-    row["log_file"] = settings.get("LOG_FILE")
-    return row
+    return exit_code(row)
 
 
 def _print_crawl(row: dict, db: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"crawl {row.get('id', '?')}: {row.get('status', '?')}")
+    code = exit_code(row)
+    result = {EXIT_OK: "success", EXIT_PARTIAL: "partial", EXIT_FAILED: "failed"}[code]
+    table = Table(title=f"crawl {row.get('id', '?')}: {row.get('status', '?')} ({result}, "
+                  f"exit {code})")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key in ("pages_fetched", "articles_new", "articles_changed", "articles_unchanged",
@@ -149,36 +139,29 @@ def _print_crawl(row: dict, db: Path) -> None:
     console = Console()
     console.print()
     console.print(table)
+    reasons = row.get("reasons") or []
+    if reasons and code == EXIT_FAILED:
+        console.print("nothing was fetched:", markup=False)
+    elif reasons:
+        console.print("errors by reason:", markup=False)
+    elif code == EXIT_FAILED:
+        console.print("nothing was fetched, and no URL failed (robots.txt or the page cap "
+                      "stopped every request?): see the log", markup=False)
+    for reason, count in reasons:
+        console.print(f"  {count:>5} x {reason}", markup=False, soft_wrap=True)
     console.print(f"archive: {db}\nlog: {row.get('log_file')}")
     console.print(f"browse it: {sys.executable} -m crawler serve --db {db}")
 
 
-def _db_arg(value: str | None) -> Path:
-    return Path(value).expanduser().resolve() if value else ROOT / "data" / "archive.db"
-
-
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from .sites import load_sites
-
-    registry = load_sites()
     if args.all:
         kwargs = {"all": "1"}
     elif args.start_url:
         kwargs = {"start_url": args.start_url, "family": args.family}
-    elif args.sites:
-        unknown = [s for s in args.sites if s not in registry]
-        if unknown:
-            print(f"crawler crawl: unknown site(s) {', '.join(unknown)}; "
-                  "see `python -m crawler sites`", file=sys.stderr)
-            return 2
-        kwargs = {"sites": ",".join(args.sites)}
     else:
-        print("crawler crawl: name a site, --all, or --start-url URL", file=sys.stderr)
-        return 2
-    db = _db_arg(args.db)
-    row = run_crawl(kwargs, db, args.set, args.log_level)
-    _print_crawl(row, db)
-    return 0 if str(row.get("status", "")).startswith("finished") else 1
+        kwargs = {"sites": ",".join(args.sites)}
+    return _run("crawl", kwargs, archive_path(args.db, base=Path.cwd()), args.set,
+                args.log_level)
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
@@ -195,7 +178,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import ServeError, serve
 
     try:
-        return serve(_db_arg(args.db), host=args.host, port=args.port, public=args.public)
+        return serve(archive_path(args.db, base=Path.cwd()), host=args.host, port=args.port,
+                     public=args.public)
     except ServeError as exc:
         print(f"crawler serve: {exc}", file=sys.stderr)
         return 1

@@ -51,11 +51,11 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.progress.Progress": 500,
+    # Per-site locks under `scrapy crawl`/scrapyd, `failed` when nothing was fetched.
+    "crawler.lifecycle.CrawlLifecycle": 100,
 }
 # One article under many URLs (category, session tokens) is fetched once.
 REQUEST_FINGERPRINTER_CLASS = "crawler.middlewares.CanonicalFingerprinter"
-
-# Where the archive lives; everything a crawl writes goes beside it.
 # The one de-duplication layer: the crawl state's keys (crawler/frontier.py).
 DUPEFILTER_CLASS = "crawler.frontier.FrontierDupeFilter"
 
@@ -69,7 +69,14 @@ STALE_LISTING_PAGES = 2
 REVISIT_POLICY = "7:1,30:3,90:14,365:60,*:180"
 REVISIT_OTHER_DAYS = 30  # pages that are neither articles nor listings
 REVISIT_ERROR_DAYS = 7  # URLs that failed
+
+# Where the archive lives; everything a crawl writes goes beside it.
 ARCHIVE_DB = "data/archive.db"
+# Crawl logs go to logs/ beside it, one file per crawl; the newest LOG_KEEP are kept.
+LOG_KEEP = 30
+# Set by `python -m crawler crawl`, which takes the sites' locks itself; under
+# `scrapy crawl` and scrapyd the CrawlLifecycle extension takes them.
+SITE_LOCKS_HELD = False
 PROGRESS_ENABLED = True
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

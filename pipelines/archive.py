@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 from scrapy import signals
 
 from crawler.frontier import ARTICLE, ERROR, CrawlState
 from crawler.items import ArticleItem, FetchErrorItem, NotModifiedItem
+from crawler.runner import archive_path
 from crawler.store import InvalidRecord
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Settings worth keeping with each crawl row: what shaped its politeness and reach.
 RECORDED_SETTINGS = (
     "USER_AGENT", "ROBOTSTXT_OBEY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
     "DOWNLOAD_DELAY", "DOWNLOAD_TIMEOUT", "RETRY_TIMES", "SITE_PAGE_CAP", "LINK_HOP_LIMIT",
 )
-
-
-def archive_path(settings) -> Path:
-    """ARCHIVE_DB, relative paths taken from the project root (cron runs us from $HOME)."""
-    path = Path(settings.get("ARCHIVE_DB") or "data/archive.db").expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 class ArchivePipeline:
