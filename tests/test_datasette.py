@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_archive(path: Path, record_factory) -> dict[int, int]:
+def build_archive(path: Path, record_factory,
+                  image_base: str = "https://sgddt.backan.gov.vn/PictureLibrary") -> dict[int, int]:
     ids = {}
     with Archive(path) as archive:
         archive.upsert_site("sgddt.backan.gov.vn", name="Sở GD&ĐT Bắc Kạn",
@@ -46,9 +48,17 @@ def build_archive(path: Path, record_factory) -> dict[int, int]:
         crawl = archive.start_crawl(["backan-sgddt", "chomoi-pgd"], {"DOWNLOAD_DELAY": 1})
         for item, site, published, title, body, byline in ARTICLES:
             url = f"https://{site}/noidung/tintuc/Pages/chi-tiet-tin-tuc.aspx?ItemID={item}&l=Tin"
+            media = {"captions": [], "images": [], "attachments": []}
+            if item == 1:
+                media = {
+                    "captions": ["Đại biểu dự hội nghị"],
+                    "images": [{"src": f"{image_base}/hoi-nghi.png",
+                                "caption": "Đại biểu dự hội nghị"}],
+                    "attachments": [{"url": f"https://{site}/Documents/ke-hoach.pdf",
+                                     "name": "Kế hoạch năm học"}],
+                }
             rec = record_factory(url=url, site=site, published=published, title=title, body=body,
-                                 byline=byline, summary=None, captions=[], images=[],
-                                 attachments=[])
+                                 byline=byline, summary=None, **media)
             archive.save_article(rec, crawl_id=crawl, fetched_at="2024-04-01T00:00:00+00:00")
             ids[item] = archive.find_article(url)
         # Article 2 is edited after publication: a second version.
@@ -58,6 +68,9 @@ def build_archive(path: Path, record_factory) -> dict[int, int]:
                              byline="Ngọc Tú", summary=None, captions=[], images=[],
                              attachments=[])
         assert archive.save_article(rec, crawl_id=crawl) == "changed"
+        archive.mark_gone(
+            "https://pgd.chomoi.gov.vn/noidung/tintuc/Pages/chi-tiet-tin-tuc.aspx?ItemID=4",
+            crawl_id=crawl, status_code=404)
         archive.record_error(crawl, "https://pgd.chomoi.gov.vn/x.aspx", "HTTP 500", status=500)
         archive.finish_crawl(crawl, "finished", {"pages_fetched": 9})
     return ids
@@ -181,17 +194,152 @@ def test_canned_queries(served):
     assert {"site": "pgd.chomoi.gov.vn", "month": "2024-03", "articles": 1} in months
 
 
-def test_article_page_shows_paragraphs_escaped(served):
+def test_article_page_reads_as_an_article(served):
     server, ids = served
     r = server.client.get(f"/archive/articles/{ids[1]}")
     assert r.status_code == 200
     html = r.text
-    assert '<h2 class="article-title">Hội nghị giáo dục và đào tạo</h2>' in html
+    assert '<h1 class="article-title">Hội nghị giáo dục và đào tạo</h1>' in html
+    assert '<span class="article-date">11/09/2023</span>' in html
+    assert '<span class="article-site" title="sgddt.backan.gov.vn">Sở GD&amp;ĐT Bắc Kạn</span>' in html
+    assert '<span class="article-byline">Ngọc Tú</span>' in html
+    # Paragraphs, escaped; the image in the text with its caption under it.
     assert "<p>Đoạn đầu tiên.</p>" in html
     assert "<p>Đoạn thứ hai &lt;script&gt;alert(1)&lt;/script&gt; nói về đào tạo.</p>" in html
     assert "<script>alert(1)</script>" not in html
+    first, image, second = (html.index("<p>Đoạn đầu tiên.</p>"),
+                            html.index('src="https://sgddt.backan.gov.vn/PictureLibrary/hoi-nghi.png"'),
+                            html.index("<p>Đoạn thứ hai"))
+    assert first < image < second
+    assert "<figcaption>Đại biểu dự hội nghị</figcaption>" in html
+    assert ('<a href="https://sgddt.backan.gov.vn/Documents/ke-hoach.pdf" rel="nofollow noopener">'
+            "Kế hoạch năm học</a>") in html
+    assert "<dt>First archived</dt><dd>01/04/2024 00:00 UTC</dd>" in html
+    # No row table under the article (Datasette's row page is at .json / the table).
+    assert "rows-and-columns" not in html
     # Other tables keep Datasette's ordinary row page.
     assert 'class="article-view"' not in server.client.get("/archive/sites/sgddt.backan.gov.vn").text
+
+
+def test_article_history_diff_and_gone_banner(served):
+    server, ids = served
+    html = server.client.get(f"/archive/articles/{ids[2]}").text
+    assert "What changed from version 1 to 2" in html
+    assert '<p class="para-added"><ins>Đính chính.</ins></p>' in html
+    old = server.client.get(f"/archive/articles/{ids[2]}", params={"version": 1}).text
+    assert "This is version 1 of 2" in old and "Đính chính" not in old
+    assert server.client.get(f"/archive/articles/{ids[2]}", params={"version": 7}).status_code == 404
+    assert server.client.get(f"/archive/articles/{ids[2]}", params={"version": "x"}).status_code == 400
+    assert server.client.get("/archive/articles/999999").status_code == 404
+    gone = server.client.get(f"/archive/articles/{ids[4]}").text
+    assert 'class="banner banner-gone"' in gone and "HTTP 404" in gone
+    # The row's JSON is still Datasette's.
+    row = server.json(f"/archive/articles/{ids[1]}.json", _shape="objects")["rows"][0]
+    assert row["title"] == "Hội nghị giáo dục và đào tạo"
+
+
+def test_search_results_page(served):
+    server, ids = served
+    r = server.client.get("/archive/articles", params={"_search": "dao tao"})
+    assert r.status_code == 200
+    html = r.text
+    assert "<strong>1</strong> article matching <q>dao tao</q>" in html
+    assert (f'<h2 class="result-title"><a href="/archive/articles/{ids[1]}">Hội nghị giáo dục và '
+            "<mark>đào</mark> <mark>tạo</mark></a></h2>") in html
+    assert '<span class="result-date">11/09/2023</span>' in html
+    assert ">Sở GD&amp;ĐT Bắc Kạn</span>" in html and '<span class="result-byline">Ngọc Tú</span>' in html
+    assert "nói về <mark>đào</mark> <mark>tạo</mark>." in html
+    # No cell holds a body: the snippet is all of the text there is.
+    assert "rows-and-columns" not in html
+    # Facets by site (its name), year and byline, counted over the hits.
+    html = server.client.get("/archive/articles", params={"_search": "dao"}).text
+    assert "<strong>3</strong> articles matching" in html
+    assert 'Sở GD&amp;ĐT Bắc Kạn</a> <span class="facet-count">1</span>' in html
+    assert '>pgd.chomoi.gov.vn</a> <span class="facet-count">2</span>' in html
+    assert '>2024</a> <span class="facet-count">2</span>' in html
+    # Newest first, oldest first.
+    newest = [html.index(f'href="/archive/articles/{ids[i]}"') for i in (4, 3, 1)]
+    assert newest == sorted(newest)
+    oldest = server.client.get("/archive/articles", params={"_search": "dao", "_sort": "oldest"}).text
+    order = [oldest.index(f'href="/archive/articles/{ids[i]}"') for i in (1, 3, 4)]
+    assert order == sorted(order)
+    assert server.client.get("/archive/articles", params={"_search": "dao", "_sort": "relevance"}
+                             ).status_code == 200
+
+
+def test_search_date_range_and_facet_filters(served):
+    server, ids = served
+    page = server.client.get("/archive/articles", params={
+        "_search": "uy ban", "from": "01/01/2022", "to": "31/12/2023"}).text
+    assert "<strong>1</strong> article matching" in page
+    assert f'href="/archive/articles/{ids[2]}"' in page and f'href="/archive/articles/{ids[3]}"' not in page
+    assert "published from 01/01/2022 to 31/12/2023" in page
+    everything = server.client.get("/archive/articles", params={"from": "", "to": ""}).text
+    assert "<strong>4</strong> articles" in everything
+    year = server.client.get("/archive/articles", params={"from": "2024", "to": "2024"}).text
+    assert "<strong>2</strong> articles" in year
+    site = server.client.get("/archive/articles", params={"site": "pgd.chomoi.gov.vn", "year": "2024",
+                                                          "byline": "Thanh Tuyền"}).text
+    assert "<strong>1</strong> article" in site and f'href="/archive/articles/{ids[3]}"' in site
+    for bad in ({"from": "31/02/2023"}, {"to": "tomorrow"}, {"from": "02/01/2024", "to": "01/01/2024"},
+                {"page": "0"}, {"year": "x"}):
+        r = server.client.get("/archive/articles", params=bad)
+        assert r.status_code == 400, bad
+        assert "Traceback" not in r.text
+    # Any other table argument gets Datasette's table page.
+    table = server.client.get("/archive/articles", params={"title__contains": "Hòa"}).text
+    assert "rows-and-columns" in table
+
+
+def test_client_errors_are_4xx_without_tracebacks(tmp_path, record_factory):
+    path = tmp_path / "archive.db"
+    build_archive(path, record_factory)
+    server = Server(path)
+    try:
+        c = server.client
+        cases = [
+            c.get("/archive/articles.json", params={"_sort": "nonexistent"}),
+            c.get("/archive/articles", params={"_sort_desc": "nonexistent"}),
+            c.get("/archive/articles.json", params={"_search": '"unclosed AND', "_searchmode": "raw"}),
+            c.get("/archive/articles", params={"_search": "AND AND", "_searchmode": "raw"}),
+            c.get("/archive.json", params={"sql": "select randomblob(1000000000)"}),
+            c.get("/archive.json", params={"sql": "select nonsense from nowhere"}),
+        ]
+        for r in cases:
+            assert 400 <= r.status_code < 500, (r.request.url, r.status_code, r.text[:300])
+            assert len(r.content) < 20_000 and "Traceback" not in r.text
+        assert "too big" in cases[4].json()["error"]
+        assert c.post("/archive/search_by_date", data={"q": "x"}).status_code == 405
+        assert c.post("/archive/articles", data={}).status_code == 405
+        assert c.get("/archive/articles.json", params={"_search": "dao"}).status_code == 200
+    finally:
+        server.stop()
+    log = server.proc.stdout.read()
+    assert "Traceback" not in log and "locals" not in log.lower(), log[-2000:]
+
+
+def test_json_lists_rendered_and_decoded(served):
+    server, ids = served
+    crawl = server.json("/archive/crawls.json", _shape="array")[0]
+    assert crawl["sites"] == ["backan-sgddt", "chomoi-pgd"]
+    assert crawl["settings"] == {"DOWNLOAD_DELAY": 1}
+    row = server.json(f"/archive/articles/{ids[1]}.json", _shape="array")[0]
+    assert row["captions"] == ["Đại biểu dự hội nghị"]
+    html = server.client.get("/archive/crawls").text
+    assert '<ul class="json-list"><li>backan-sgddt</li><li>chomoi-pgd</li></ul>' in html
+
+
+def test_metadata_home_and_schema(served):
+    server, _ = served
+    meta = server.json("/-/metadata.json")
+    assert meta["license"] and meta["source"] and meta["about_url"] == "/-/schema"
+    db = server.client.get("/archive").text
+    assert "`" not in db.split('<h2 id="tables">')[0].split("<h1")[1]  # no raw Markdown
+    tables = [db.index(f'<h3><a href="/archive/{t}"') for t in ("articles", "article_versions",
+                                                               "article_urls")]
+    assert tables == sorted(tables)
+    schema = server.client.get("/-/schema")
+    assert schema.status_code == 200 and "<h1>The archive: schema</h1>" in schema.text
 
 
 def test_metadata_describes_every_table_and_column(tmp_path, record_factory):
@@ -210,26 +358,46 @@ def test_metadata_describes_every_table_and_column(tmp_path, record_factory):
         assert not missing, (table, missing)
 
 
-def test_public_is_immutable_and_read_only(tmp_path, record_factory):
+def test_public_serves_a_snapshot_as_archive(tmp_path, record_factory):
     path = tmp_path / "public.db"
     ids = build_archive(path, record_factory)
-    server = Server(path, "--public")
+    snapshots = tmp_path / "snaps"
+    server = Server(path, "--public", "--snapshot-dir", str(snapshots))
     before = path.read_bytes()
     try:
+        # /archive/ whatever the file is called; immutable; the snapshot, not the file.
         dbs = server.json("/-/databases.json")
-        assert [(d["name"], d["is_mutable"]) for d in dbs] == [("public", False)]
-        assert search_ids(server, "dao tao", db="public") == [ids[1]]
-        assert server.client.get("/public.db").status_code == 403
-        r = server.client.get("/public.json", params={"sql": "update articles set title = 'x'"})
+        assert [(d["name"], d["is_mutable"]) for d in dbs] == [("archive", False)]
+        info = server.json("/-/archive.json")
+        assert info["public"] and (snapshots / info["file"]).exists()
+        assert search_ids(server, "dao tao") == [ids[1]]
+        assert server.client.get("/archive.db").status_code == 403
+        r = server.client.get("/archive.json", params={"sql": "update articles set title = 'x'"})
         assert r.status_code == 400 and "must be a SELECT" in r.json()["error"]
-        assert server.client.post("/public", data={"sql": "delete from articles"}).status_code == 405
-        assert search_ids(server, "dao tao", db="public") == [ids[1]]
+        assert server.client.post("/archive", data={"sql": "delete from articles"}).status_code == 405
+        # A crawl writes the live file: the public does not see it until a refresh.
+        with Archive(path) as archive:
+            crawl = archive.start_crawl(["x"], {})
+            archive.save_article(record_factory(
+                url="https://sgddt.backan.gov.vn/noidung/tintuc/Pages/chi-tiet-tin-tuc.aspx?ItemID=9",
+                title="Tin mới sau ảnh chụp", body="Khai giảng năm học mới."), crawl_id=crawl)
+        assert search_ids(server, "khai giang") == []
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while server.json("/-/archive.json")["file"] == info["file"]:
+            assert time.monotonic() < deadline, "snapshot not refreshed"
+            time.sleep(0.2)
+        assert len(search_ids(server, "khai giang")) == 1
+        assert ids[1] in search_ids(server, "dao tao")
+        assert "Tin mới sau ảnh chụp" in server.client.get(
+            "/archive/articles", params={"_search": "khai giảng"}).text
     finally:
         server.stop()
-    # serve --public folded the WAL into the file first; the server wrote nothing.
-    wal = Path(str(path) + "-wal")
-    assert not wal.exists() or wal.stat().st_size == 0
-    assert path.read_bytes() == before
+    # The server never wrote the crawl's file; its snapshots are removed on exit.
+    assert not list(snapshots.glob("*.db"))
+    with Archive(path) as archive:
+        assert archive.article_count() == 5
+    assert before  # read before the crawl wrote
 
 
 def test_serve_refuses_a_missing_archive(tmp_path):

@@ -10,6 +10,8 @@ Configured per table in metadata: ``plugins: vngov-archive: fts_table: ...``.
 
 from __future__ import annotations
 
+import sqlite3
+
 from datasette import hookimpl
 from datasette.filters import FilterArguments
 from datasette.utils.asgi import BadRequest
@@ -22,8 +24,17 @@ PLUGIN = "vngov-archive"
 _NARROWING = ("_where", "_through")
 
 
+# Per connection: no value (string or blob) larger than this, and no SQL text longer
+# than that, so no query can make the server allocate a gigabyte
+# (``select randomblob(1e9)`` fails at once with "string or blob too big").
+MAX_VALUE_BYTES = 32_000_000
+MAX_SQL_BYTES = 100_000
+
+
 @hookimpl
 def prepare_connection(conn):
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
     # For canned queries: ``match search_match(:q)`` folds and escapes like _search does.
     conn.create_function("search_match", 1, lambda q: match_expression(q or ""),
                          deterministic=True)
@@ -38,6 +49,19 @@ def _sort_column(request, table_metadata) -> str | None:
     return table_metadata.get("sort") or table_metadata.get("sort_desc") or "id"
 
 
+async def _check_syntax(db, fts_table: str, match: str) -> None:
+    """FTS5 syntax errors in a raw search are the client's: 400, not 500."""
+
+    def check(conn):
+        conn.execute(f"select 1 from [{fts_table}] where [{fts_table}] match ? limit 1",
+                     [match]).fetchall()
+
+    try:
+        await db.execute_fn(check)
+    except sqlite3.OperationalError as exc:
+        raise BadRequest(f"Bad search: {exc}") from exc
+
+
 # trylast: runs after Datasette's own search filter, so this supports_search wins.
 @hookimpl(trylast=True)
 def filters_from_request(request, database, table, datasette):
@@ -49,6 +73,11 @@ def filters_from_request(request, database, table, datasette):
     async def inner():
         table_metadata = datasette.table_metadata(database, table)
         db = datasette.get_database(database)
+        # A sort by a column the table does not have is the client's mistake: 400.
+        columns = set(await db.table_columns(table)) | {"rowid"}
+        for arg in ("_sort", "_sort_desc"):
+            if request.args.get(arg) and request.args[arg] not in columns:
+                raise BadRequest(f"Cannot sort table by {request.args[arg]}")
         raw = table_metadata.get("searchmode") == "raw"
         if request.args.get("_searchmode") in ("raw", "escaped"):
             raw = request.args["_searchmode"] == "raw"
@@ -62,6 +91,8 @@ def filters_from_request(request, database, table, datasette):
         if "_search" in searches:
             query = searches["_search"]
             match = match_expression(query, raw=raw)
+            if raw:
+                await _check_syntax(db, fts_table, match)
             plan = "in"
             narrowed = any(not k.startswith("_") for k in request.args) or any(
                 k in request.args for k in _NARROWING)
@@ -82,6 +113,8 @@ def filters_from_request(request, database, table, datasette):
             if key == "_search" or column not in columns:
                 raise BadRequest(f"Cannot search by that column: {column}")
             name = f"vngov_search_{i}"
+            if raw:
+                await _check_syntax(db, fts_table, match_expression(query, raw=raw))
             wheres.append(search_where("in", fts_table=fts_table, table=table, param=name,
                                        column=column))
             params[name] = match_expression(query, raw=raw)
