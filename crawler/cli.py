@@ -179,7 +179,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         return serve(archive_path(args.db, base=Path.cwd()), host=args.host, port=args.port,
-                     public=args.public)
+                     public=args.public, refresh_minutes=args.refresh,
+                     snapshot_dir=args.snapshot_dir)
     except ServeError as exc:
         print(f"crawler serve: {exc}", file=sys.stderr)
         return 1
@@ -224,7 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8001, help="port (default 8001)")
     p.add_argument("--public", action="store_true",
-                   help="read-only for the public: immutable database, no download")
+                   help="read-only for the public: a consistent snapshot of the archive "
+                        "(SQLite backup), immutable, no download; SIGHUP refreshes it")
+    p.add_argument("--refresh", type=float, metavar="MINUTES",
+                   help="with --public: take a new snapshot every MINUTES")
+    p.add_argument("--snapshot-dir",
+                   help="with --public: where snapshots go (default: ARCHIVE-public/ beside it)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("families", help="list the layout families the extractor knows")
