@@ -164,6 +164,18 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                 args.log_level)
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """The last run per site, and the sites overdue or failing (read-only)."""
+    from .status import print_status
+
+    db = archive_path(args.db, base=Path.cwd())
+    if not db.is_file():
+        print(f"crawler status: no archive at {db}", file=sys.stderr)
+        return EXIT_USAGE
+    print_status(db, overdue_hours=args.overdue_hours)
+    return EXIT_OK
+
+
 def cmd_sites(args: argparse.Namespace) -> int:
     from .sites import load_sites
 
@@ -216,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Scrapy setting override (repeatable)")
     p.add_argument("--log-level", default="INFO", help="log file level (default INFO)")
     p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("status", help="last run per site; sites overdue or failing")
+    p.add_argument("--db", help="archive file (default: data/archive.db in the project)")
+    p.add_argument("--overdue-hours", type=float, default=36.0, metavar="N",
+                   help="a site is overdue after N hours without a successful run (default 36)")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("sites", help="list the registered sites")
     p.set_defaults(func=cmd_sites)
