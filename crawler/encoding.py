@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 _META_CHARSET = re.compile(
@@ -71,15 +72,20 @@ def looks_binary(data: bytes) -> bool:
     return b"\x00" in head
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _score(text: str) -> float:
     """Share of Vietnamese letters among non-ASCII letters, minus mojibake and controls."""
-    non_ascii = [c for c in text if ord(c) > 127]
-    if not non_ascii:
+    # Counted per distinct character (a page has a few hundred, and many thousands of uses).
+    counts = Counter(_NON_ASCII.findall(text))
+    total = sum(counts.values())
+    if not total:
         return 0.0
-    vi = sum(c in _VI_LETTERS for c in non_ascii)
+    vi = sum(n for c, n in counts.items() if c in _VI_LETTERS)
     bad = sum(
-        unicodedata.category(c) in ("Cc", "Co", "Cn") or unicodedata.combining(c)
-        for c in non_ascii
+        n for c, n in counts.items()
+        if unicodedata.category(c) in ("Cc", "Co", "Cn") or unicodedata.combining(c)
     )
     # Mojibake of legacy bytes read as Latin-1/1252: an accented capital inside a
     # lowercase word ("hoÌa"), or Icelandic letters that Vietnamese never uses.
@@ -88,7 +94,7 @@ def _score(text: str) -> float:
         or m.group() in "ðþÐÞ"
         for m in _MOJIBAKE.finditer(text)
     )
-    return (vi - 2 * bad) / len(non_ascii)
+    return (vi - 2 * bad) / total
 
 
 def decode_html(data: bytes, content_type: str | None = None) -> Decoded:

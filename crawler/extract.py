@@ -469,7 +469,8 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
         return
     title = _text(title_el)
     chrome = title_el is None or reader.is_chrome_title(title_el, title)
-    if chrome or reader.agreement(title) < 0.6:
+    if chrome or (reader.agreement(title) < 0.6
+                  and reader.best_agreement() >= reader.agreement(title) + 0.3):
         # Checked against the evidence: a chrome title always, one the page's references
         # disagree with when another heading agrees much better.
         best = reader.headline(body_el, prior=None if chrome else title_el)

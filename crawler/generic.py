@@ -103,6 +103,7 @@ class Reader:
         self.rules = rules  # profiles.GenericRules
         self._order: dict | None = None
         self._refs: list[list[str]] | None = None
+        self._candidates: list[tuple] | None = None
         self.text_start: int | None = None  # document position where the main text begins
         self.text_start_el = None  # the element it begins in
         self.chosen_text: str | None = None  # trafilatura's choice, lowercase
@@ -150,15 +151,11 @@ class Reader:
             body_at = self.text_start
         seen = set()
         best: Candidate | None = None
-        for el in self.rules.title_candidates(self.root):
-            if el in seen:
-                continue
+        for el, text, agree in self.candidates():
             seen.add(el)
-            text = clean(el.text_content())
             n_words = len(text.split())
-            if len(text) < 8 or n_words > 60 or n_words < 2:
+            if n_words > 60 or n_words < 2:
                 continue
-            agree = self.agreement(text)
             score = 1.2 * agree
             tag = el.tag
             score += {"h1": 0.35, "h2": 0.25, "h3": 0.15}.get(tag, 0.15)
@@ -211,6 +208,24 @@ class Reader:
             found = self._BY_TEXT(self.root, text=text)
             if found:
                 yield found[-1]  # the innermost of nested wrappers
+
+    def candidates(self) -> list[tuple]:
+        """(element, text, agreement) of every element that may hold the headline (once)."""
+        if self._candidates is None:
+            out, seen = [], set()
+            for el in self.rules.title_candidates(self.root):
+                if el in seen:
+                    continue
+                seen.add(el)
+                text = clean(el.text_content())
+                if 8 <= len(text) <= 400:
+                    out.append((el, text, self.agreement(text)))
+            self._candidates = out
+        return self._candidates
+
+    def best_agreement(self) -> float:
+        """How well the best heading candidate agrees with the page's references."""
+        return max((a for _, _, a in self.candidates()), default=0.0)
 
     def fallback_title(self) -> str | None:
         """og:title, else the longest part of <title> (site names split off)."""
@@ -323,43 +338,41 @@ class Reader:
     def lead(self, title_el, container, text_start=None):
         """The lead (sapo) between the headline and the text: an element whose class says
         so, else the first block there that is set apart as one (bold, or the page's
-        description)."""
-        order = self.order
-        title_at = order.get(title_el, -1) if title_el is not None else -1
-        caption = self.rules.caption_class.search
-        for el in self.rules.summary(self.root):
-            text = clean(el.text_content())
-            if not 40 <= len(text) <= 1500 or self.in_chrome(el) or caption(
-                    el.get("class") or ""):
-                continue
-            at = order.get(el, -1)
-            if at < title_at:
-                continue
-            if self.text_start is not None and at > self.text_start and (
-                    container is None or el not in set(container.iter())):
-                continue
-            return el
+        description). Walks only the few elements after the headline."""
         if title_el is None:
             return None
         stop = text_start if text_start is not None else self.text_start_el
-        described = {clean(d)[:50].lower() for d in self.root.xpath(
-            "//meta[@property='og:description' or @name='description']/@content") if d}
+        in_container = set(container.iter()) if container is not None else set()
+        lead_class, caption = self.rules.summary_class.search, self.rules.caption_class.search
+        described = None
+        first_block_seen = False
         for steps, el in enumerate(following(title_el)):
-            if el is stop or el is container or steps > 30 or not isinstance(el.tag, str):
+            if steps > 40 or not isinstance(el.tag, str):
                 break
-            if el.tag in ("a", "img") or any(isinstance(c.tag, str) and c.tag in self.rules.block_tags
-                                             and c.tag not in ("b", "strong", "em", "i", "span", "font")
-                                             for c in el):
+            klass = el.get("class") or ""
+            if klass and lead_class(klass) and not caption(klass) and el is not container:
+                text = clean(el.text_content())
+                if 40 <= len(text) <= 1500 and not self.in_chrome(el, 4):
+                    return el
+            if el is stop or el is container:
+                break
+            if first_block_seen or el.tag in ("a", "img") or el in in_container:
+                continue
+            if any(isinstance(c.tag, str) and c.tag in self.rules.block_tags
+                   and c.tag not in ("b", "strong", "em", "i", "span", "font") for c in el):
                 continue
             text = clean(el.text_content())
             if len(text) < 60:
                 continue
+            first_block_seen = True  # only the first block there may be a lead
             styled = el.tag in ("b", "strong") or bool(_BOLD_STYLE.search(el.get("style") or "")) or (
                 len(el) == 1 and el[0].tag in ("b", "strong")
                 and len(clean(el[0].text_content())) >= 0.9 * len(text))
+            if described is None:
+                described = {clean(d)[:50].lower() for d in self.root.xpath(
+                    "//meta[@property='og:description' or @name='description']/@content") if d}
             if styled or text[:50].lower() in described:
                 return el
-            return None  # the first block there is not set apart: no lead
         return None
 
     # -- main content ----------------------------------------------------------

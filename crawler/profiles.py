@@ -118,7 +118,7 @@ _COMMON_KEYS = {"prune", "drop", "drop_class", "drop_id", "boilerplate", "attach
                 "image_skip"}
 _CRAWL_KEYS = {"deny", "postback_arg", "postback_target", "more_text"}
 _GENERIC_KEYS = {"title_candidates", "chrome_tags", "chrome_class", "date_skip_class",
-                 "block_tags", "paragraph_tags", "summary", "caption_class", "byline", "min_article_chars", "max_link_density"}
+                 "block_tags", "paragraph_tags", "summary_class", "caption_class", "byline", "min_article_chars", "max_link_density"}
 
 
 class _Checker:
@@ -182,7 +182,7 @@ class GenericRules:
     date_skip_class: re.Pattern
     block_tags: tuple[str, ...]
     paragraph_tags: frozenset[str]
-    summary: etree.XPath
+    summary_class: re.Pattern
     caption_class: re.Pattern
     byline: etree.XPath
     min_article_chars: int
@@ -257,7 +257,7 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
             date_skip_class=chk.regex("generic", "date_skip_class", gen["date_skip_class"]),
             block_tags=tuple(chk.strings(gen, "generic", "block_tags")),
             paragraph_tags=frozenset(chk.strings(gen, "generic", "paragraph_tags")),
-            summary=chk.xpath("generic", "summary", chk.strings(gen, "generic", "summary")),
+            summary_class=chk.regex("generic", "summary_class", gen["summary_class"]),
             caption_class=chk.regex("generic", "caption_class", gen["caption_class"]),
             byline=chk.xpath("generic", "byline", chk.strings(gen, "generic", "byline")),
             min_article_chars=int(gen["min_article_chars"]),
