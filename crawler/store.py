@@ -26,7 +26,7 @@ from sqlite_utils.migrations import Migrations
 from .canonical import BadURL, canonical_url, url_key
 from .text import INVISIBLE, clean
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIGRATIONS = Migrations("vngov-archive")
 
 # The fields of an extracted record that are the article's content: what the content
@@ -201,6 +201,16 @@ def _m005_frontier(db: Database) -> None:
     db["frontier_marks"].create(
         {"site": str, "listing": str, "newest": str, "seen_at": str, "crawl_id": int},
         pk=("site", "listing"), foreign_keys=[("crawl_id", "crawls", "id")],
+    )
+
+
+@MIGRATIONS(name="006_site_templates")
+def _m006_site_templates(db: Database) -> None:
+    """Each site's learned template (crawler/templates.py): the text blocks that recur at
+    one place on most of its pages, kept so that re-extraction strips them too."""
+    db["site_templates"].create(
+        {"site": str, "template": str, "pages": int, "blocks": int, "learned": str},
+        pk="site",
     )
 
 
@@ -693,6 +703,21 @@ class Archive:
                 [alias.strip(), article_id, seen, seen],
             )
         return True
+
+    def save_template(self, site: str, template) -> None:
+        """Keep a site's learned template (``crawler.templates.SiteTemplate``)."""
+        with self.db.atomic():
+            self.db["site_templates"].upsert(
+                {"site": site, "template": template.to_json(), "pages": template.pages,
+                 "blocks": len(template.blocks), "learned": utc_now()}, pk="site")
+
+    def load_template(self, site: str):
+        """The site's learned template, or an empty one."""
+        from .templates import SiteTemplate
+
+        row = self.db.execute("select template from site_templates where site = ?",
+                              [site]).fetchone()
+        return SiteTemplate.from_json(row[0] if row else None)
 
     def record_error(self, crawl_id: int, url: str, reason: str, status: int | None = None,
                      attempts: int = 1) -> int:

@@ -103,3 +103,16 @@ def test_too_few_pages_teach_nothing_and_template_round_trips():
     assert not learned(3)
     template = learned(6)
     assert SiteTemplate.from_json(template.to_json()) == template
+
+
+def test_template_is_kept_with_the_site_in_the_archive(tmp_path):
+    from crawler.store import Archive
+
+    template = learned(6)
+    with Archive(tmp_path / "a.db") as archive:
+        assert not archive.load_template("tanthanh.bachthong.backan.gov.vn")
+        archive.save_template("tanthanh.bachthong.backan.gov.vn", template)
+    with Archive(tmp_path / "a.db") as archive:
+        assert archive.load_template("tanthanh.bachthong.backan.gov.vn") == template
+        row = archive.db.execute("select pages, blocks from site_templates").fetchone()
+        assert row == (6, len(template.blocks))
