@@ -234,16 +234,22 @@ class FacetIndex:
     search page's count, facets and order. One per served database file."""
 
     FACETS = ("site", "year", "byline")
+    RECENT = 8
 
     def __init__(self):
         self.lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
         self.signature = None
         self.size = 0
         self.exists = np.zeros(0, dtype=bool)
         self.columns = {name: np.zeros(0, dtype=np.int32) for name in self.FACETS}
         self.codes = {name: _Codes() for name in self.FACETS}
         self.pub = np.zeros(0, dtype=np.int64)
-        self.top_changed = None
+        # The hits of the last few searches (the next page, a facet click, another sort
+        # reuse them); emptied whenever the file changes.
+        self.recent: dict[str, np.ndarray] = {}
 
     def _grow(self, n: int) -> None:
         if n <= self.size:
@@ -258,12 +264,14 @@ class FacetIndex:
 
     def refresh(self, conn) -> None:
         """Bring the arrays in step with the file (cheap when nothing changed)."""
-        top_id, top_changed = conn.execute(
-            "select max(id), max(last_changed) from articles").fetchone()
+        # Two queries: SQLite answers a lone max() from the index, a pair by a scan.
+        top_id = conn.execute("select max(id) from articles").fetchone()[0]
+        top_changed = conn.execute("select max(last_changed) from articles").fetchone()[0]
         signature = (top_id, top_changed)
         with self.lock:
             if signature == self.signature:
                 return
+            self.recent = {}
             if self.signature is None or (top_id or 0) < (self.signature[0] or 0):
                 self._load_all(conn, top_id or 0)
             else:
@@ -271,7 +279,7 @@ class FacetIndex:
             self.signature = signature
 
     def _load_all(self, conn, top_id: int) -> None:
-        self.__init__()
+        self._reset()
         self._grow(top_id + 1)
         # group by COLUMN walks that column's index (covering): the table is not read.
         for name in self.FACETS:
@@ -310,6 +318,8 @@ class FacetIndex:
         if not search.q.strip():
             return np.flatnonzero(self.exists)
         match = match_expression(search.q, raw=search.raw)
+        if match in self.recent:
+            return self.recent[match]
         try:
             text = conn.execute(
                 "select group_concat(rowid) from articles_fts where articles_fts match ?",
@@ -320,7 +330,11 @@ class FacetIndex:
             raise SearchError(f"cannot search for {search.q!r}: {exc}") from exc
         hits = _ids(text)
         hits = hits[hits < self.size]
-        return hits[self.exists[hits]]
+        hits = hits[self.exists[hits]]
+        if len(self.recent) >= self.RECENT:
+            self.recent.pop(next(iter(self.recent)))
+        self.recent[match] = hits
+        return hits
 
     def search(self, conn, search: Search, *, facet_sizes=None) -> Results:
         self.refresh(conn)

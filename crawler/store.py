@@ -26,7 +26,7 @@ from sqlite_utils.migrations import Migrations
 from .canonical import BadURL, canonical_url, url_key
 from .text import INVISIBLE, clean
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 MIGRATIONS = Migrations("vngov-archive")
 
 # The fields of an extracted record that are the article's content: what the content
@@ -214,6 +214,31 @@ def _m006_site_templates(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="006_browse")
+def _m006_browse(db: Database) -> None:
+    """Crawls joinable to sites: ``crawls.sites`` names registry keys (or hosts, for a
+    ``--start-url`` crawl), so ``sites.key`` records each host's registry key (filled
+    from the registry now, and by the crawl from then on) and the view ``crawl_sites``
+    has one row per (crawl, host)."""
+    db["sites"].add_column("key", str)
+    db["sites"].create_index(["key"], if_not_exists=True)
+    try:
+        from .sites import load_sites
+
+        registry = load_sites()
+    except Exception:  # noqa: BLE001 - a registry that does not load leaves keys empty
+        registry = {}
+    for key, site in registry.items():
+        for host in site.hosts:
+            db.execute("update sites set key = ? where host = ? and key is null", [key, host])
+    db.execute(
+        "create view crawl_sites as "
+        "select c.id as crawl_id, s.host as site, j.value as named "
+        "from crawls c join json_each(c.sites) j "
+        "join sites s on s.host = j.value or s.key = j.value"
+    )
+
+
 def _create_fts(db: Database) -> None:
     # Contentless: the index holds no copy of the text (articles has it). The indexed
     # text has đ folded to d (search_fold); the tokenizer folds every other mark.
@@ -370,13 +395,15 @@ class Archive:
     # -- sites and crawls
 
     def upsert_site(self, host: str, name: str | None = None, family: str | None = None,
-                    province: str | None = None, level: str | None = None) -> None:
-        """Add a site or fill in what is now known about it (None never erases a value)."""
+                    province: str | None = None, level: str | None = None,
+                    key: str | None = None) -> None:
+        """Add a site or fill in what is now known about it (None never erases a value).
+        ``key`` is the site's registry key (what ``crawls.sites`` names)."""
         host = (host or "").strip().lower()
         if not host:
             raise ValueError("upsert_site: host is empty")
         given = {k: v for k, v in (("name", name), ("family", family), ("province", province),
-                                    ("level", level)) if v is not None}
+                                    ("level", level), ("key", key)) if v is not None}
         with self.db.atomic():
             self._ensure_site(host, family)
             if given:

@@ -46,7 +46,7 @@ class ArchivePipeline:
             for host in site.hosts:
                 self.archive.upsert_site(
                     host, name=site.name, family=None if site.family == "auto" else site.family,
-                    province=site.province, level=site.level,
+                    province=site.province, level=site.level, key=site.key,
                 )
         # The runner (crawler/runner.py) opens the crawl row before Scrapy starts and
         # passes its id; a plain `scrapy crawl` opens it here.

@@ -44,7 +44,8 @@ def build_archive(path: Path, record_factory,
     ids = {}
     with Archive(path) as archive:
         archive.upsert_site("sgddt.backan.gov.vn", name="Sở GD&ĐT Bắc Kạn",
-                            family="publishingportal", province="Bắc Kạn", level="sở")
+                            family="publishingportal", province="Bắc Kạn", level="sở",
+                            key="backan-sgddt")
         crawl = archive.start_crawl(["backan-sgddt", "chomoi-pgd"], {"DOWNLOAD_DELAY": 1})
         for item, site, published, title, body, byline in ARTICLES:
             url = f"https://{site}/noidung/tintuc/Pages/chi-tiet-tin-tuc.aspx?ItemID={item}&l=Tin"
@@ -327,6 +328,30 @@ def test_json_lists_rendered_and_decoded(served):
     assert row["captions"] == ["Đại biểu dự hội nghị"]
     html = server.client.get("/archive/crawls").text
     assert '<ul class="json-list"><li>backan-sgddt</li><li>chomoi-pgd</li></ul>' in html
+
+
+def test_crawls_join_sites(served):
+    server, _ = served
+    rows = server.json("/archive.json", _shape="array", sql=(
+        "select c.id, s.host, s.name from crawls c join crawl_sites cs on cs.crawl_id = c.id "
+        "join sites s on s.host = cs.site order by s.host"))
+    assert rows == [{"id": 1, "host": "sgddt.backan.gov.vn", "name": "Sở GD&ĐT Bắc Kạn"}]
+
+
+def test_migration_fills_registry_keys(tmp_path):
+    from crawler.sites import load_sites
+    from crawler.store import MIGRATIONS
+
+    key, site = next(iter(load_sites().items()))
+    db = Database(tmp_path / "old.db")
+    MIGRATIONS.apply(db, stop_before="006_browse")
+    db["sites"].insert({"host": site.hosts[0], "added": "2024-01-01T00:00:00+00:00"})
+    db["crawls"].insert({"sites": f'["{key}"]', "started": "2024-01-01", "status": "finished"})
+    db.close()
+    with Archive(tmp_path / "old.db") as archive:
+        assert archive.db.execute("select key from sites").fetchall() == [(key,)]
+        assert archive.db.execute("select crawl_id, site from crawl_sites").fetchall() == [
+            (1, site.hosts[0])]
 
 
 def test_metadata_home_and_schema(served):
