@@ -290,6 +290,8 @@ def test_search_date_range_and_facet_filters(served):
     # Any other table argument gets Datasette's table page.
     table = server.client.get("/archive/articles", params={"title__contains": "Hòa"}).text
     assert "rows-and-columns" in table
+    table = server.client.get("/archive/articles", params={"_table": "1", "_search": "dao"}).text
+    assert "rows-and-columns" in table and "3 rows" in table
 
 
 def test_client_errors_are_4xx_without_tracebacks(tmp_path, record_factory):

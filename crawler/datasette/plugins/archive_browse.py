@@ -4,8 +4,8 @@
   article, Vietnamese date, site name, byline, a snippet with the matched words marked),
   newest first, oldest first or by relevance, facets by site, year and byline, and a
   date range typed ``DD/MM/YYYY``; count and facets from ``crawler.browse.FacetIndex``.
-  Any other table argument (``_where``, ``col__gt``, ``_facet`` ...) gets Datasette's
-  own table page, and ``articles.json`` stays Datasette's JSON API.
+  Any other table argument (``_where``, ``col__gt``, ``_facet`` ..., or ``_table=1``)
+  gets Datasette's own table page, and ``articles.json`` stays Datasette's JSON API.
 - ``/archive/articles/ID`` (HTML): the article as it was published, its images,
   attachments, history with a diff between versions, and where it came from.
 - JSON list columns are rendered as lists, and sent decoded in the JSON API.
@@ -151,7 +151,7 @@ def _search_from(request) -> Search:
 
 
 async def search_page(request, send, datasette):
-    if (set(request.args) - SEARCH_ARGS
+    if ("_table" in request.args or set(request.args) - SEARCH_ARGS
             or _one(request.args, "_sort") not in ("", *SORTS, "published")
             or _one(request.args, "_sort_desc") not in ("", "published")):
         # Datasette's table page for everything else (column filters, _where, _facet ...).
@@ -223,7 +223,8 @@ async def search_page(request, send, datasette):
                         "current": search.sort == key} for key, label in SORTS.items()
                        if key != "relevance" or search.q],
         "date_from": _one(request.args, "from"), "date_to": _one(request.args, "to"),
-        "table_url": datasette.urls.table(DB, "articles") + "?_searchmode=escaped",
+        "table_url": datasette.urls.table(DB, "articles") + "?" + urlencode(
+            [("_table", "1")] + ([("_search", search.q)] if search.q else [])),
         "json_url": datasette.urls.table(DB, "articles", format="json") + (
             "?" + urlencode({"_search": search.q}) if search.q else ""),
     }
