@@ -217,7 +217,7 @@ class PortalSpider(scrapy.Spider):
         fam = self.profiles.family(known) if known else None
         follow = list(self._links(page.root, response, site, known, hops)) if page.root is not None else []
         # Out-links are claimed (queued in the frontier) before this page is done.
-        tally = {"new": 0}
+        tally = {"new": 0, "same_head": self._watermark(page.root, response, site, fam)}
         requests = list(self._requests(follow, page.root, response, site, fam, hops, tally))
         rec = extract_record(page, response.url, profiles=self.profiles)
         is_article = "not_article" not in rec.warning_codes and bool(rec.body)
@@ -239,6 +239,25 @@ class PortalSpider(scrapy.Spider):
                        or bool(fam and fam.is_listing_url(response.url)) or tally["new"] > 0)
             self._done(response, LISTING if listing else PAGE)
         yield from requests
+
+    def _watermark(self, root, response, site: Site, fam) -> bool:
+        """On a listing's first page, note its newest article (the watermark); True when a
+        nightly run finds the same one on top as last time."""
+        meta = response.meta
+        if (root is None or fam is None or not fam.is_listing_url(response.url)
+                or "page_no" in meta or "postback" in meta or page_number(response.url) != 1
+                or _PAGE_PARAM.search(response.url)):
+            return False
+        base = root.xpath("string(//base/@href)") or response.url
+        for href in root.xpath("//a/@href"):
+            url = urljoin(base, href.strip())
+            if fam.is_article_url(url) and self._allowed(url, site):
+                newest = self.state.key_of(url, fam.name)
+                listing = meta.get("key") or self.state.key_of(response.url, fam.name)
+                before = self.state.watermarks.get((site.key, listing))
+                self.state.watermark(site.key, listing, newest)
+                return self.state.is_nightly(site.key) and before == newest
+        return False
 
     def _links(self, root, response, site: Site, known: str | None, hops: int):
         """(kind, url, text) of every link worth a decision, read from the page before
@@ -308,6 +327,8 @@ class PortalSpider(scrapy.Spider):
             if request is not None:
                 yield request
         tally["new"] = new_articles
+        if tally.get("same_head") and not new_articles:
+            continuations = []  # the listing's newest article is still its watermark
         yield from self._continue(continuations, root, response, site, hops, new_articles)
 
     def _continue(self, continuations, root, response, site: Site, hops: int,

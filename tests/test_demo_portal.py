@@ -437,3 +437,59 @@ def test_linked_urls_are_exactly_the_ground_truth_variants():
     expected = {u for a in p.articles for u in a["urls"]} | {
         u for b in p.broken_items for u in b["urls"]}
     assert linked == expected
+
+
+def _get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    try:
+        with _opener.open(urllib.request.Request(url, headers=headers or {}), timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_article_pages_answer_conditional_requests():
+    with DemoPortal(n_articles=30, seed=4) as portal:
+        url = next(a["url"] for a in portal.articles if a["status"] == "ok")
+        status, headers, body = _get(url)
+        assert status == 200 and headers["ETag"].startswith('"') and headers["Last-Modified"]
+        etag, modified = headers["ETag"], headers["Last-Modified"]
+        assert _get(url, {"If-None-Match": etag})[:1] == (304,)
+        status, headers, body = _get(url, {"If-Modified-Since": modified})
+        assert (status, body, headers["ETag"]) == (304, b"", etag)
+        assert _get(url, {"If-None-Match": '"other"'})[0] == 200
+        # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+        assert _get(url, {"If-None-Match": '"other"', "If-Modified-Since": modified})[0] == 200
+    with DemoPortal(n_articles=30, seed=4, validators=False) as portal:
+        url = next(a["url"] for a in portal.articles if a["status"] == "ok")
+        assert _get(url, {"If-None-Match": etag})[0] == 200  # a server that ignores them
+
+
+def test_later_state_new_edited_deleted_and_the_rest_byte_identical():
+    portal = DemoPortal(n_articles=60, seed=4)
+    before = {a["url"]: portal.render(urlsplit(a["url"]).path + "?" + urlsplit(a["url"]).query)
+              for a in portal.articles if a["status"] == "ok"}
+    portal.advance(15)
+    assert len(portal.new_articles) == 15 and len(portal.edited) == 3 and len(portal.deleted) == 1
+    edited = {a["url"] for a in portal.edited}
+    deleted = {a["url"] for a in portal.deleted}
+    for url, old in before.items():
+        target = urlsplit(url).path + "?" + urlsplit(url).query
+        new = portal.render(target)
+        if url in deleted:
+            assert new.status == 404
+        elif url in edited:
+            assert new.status == 200 and new.body != old.body
+            assert new.headers["ETag"] != old.headers["ETag"]
+            assert new.headers["Last-Modified"] != old.headers["Last-Modified"]
+        else:
+            assert (new.body, new.headers) == (old.body, old.headers), url
+    # The new articles are on top of the listings and in the truth; the deleted one is not.
+    truth = {a["url"] for a in portal.articles}
+    assert {a["url"] for a in portal.new_articles} <= truth and not deleted & truth
+    newest = max(portal.articles, key=lambda a: a["published"])
+    assert newest["url"] in {a["url"] for a in portal.new_articles}
+    listing = portal.render("/noidung/tintuc/Pages/tin-tuc.aspx?l=Tintrongtinh").body.decode()
+    new_here = [a for a in portal.new_articles if "Tintrongtinh" in a["categories"]]
+    assert new_here
+    first = re.search(r'class="news-title"><a href="[^"]*ItemID=(\d+)', listing).group(1)
+    assert int(first) == max(a["item_id"] for a in new_here)

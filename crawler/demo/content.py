@@ -165,10 +165,11 @@ class Article:
     source: str | None = None
     source_first: bool = False  # "Nguồn:" line shown before the byline
     attachments: list[Attachment] = field(default_factory=list)
-    status: str = "ok"  # ok | fail_once | always_500 | missing | slow
+    status: str = "ok"  # ok | fail_once | always_500 | missing | slow | deleted
     nfd: bool = False
     style: int = 0  # markup variant
     views: int = 0
+    modified: datetime | None = None  # last edit (the later state); Last-Modified
 
     @property
     def category(self) -> str:

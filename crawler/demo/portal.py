@@ -52,7 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
             form = {k: v[-1] for k, v in
                     parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
         host = self.headers.get("Host") or self.portal.host_port
-        resp = self.portal.site.handle(method, self.path, form, host_base=f"http://{host}")
+        resp = self.portal.site.handle(method, self.path, form, host_base=f"http://{host}",
+                                       headers=self.headers if self.portal.validators else None)
         if resp.delay < 0:
             resp.delay = self.portal.slow_delay
         resp.delay += self.portal.delay
@@ -102,11 +103,14 @@ class DemoPortal:
     """The demo site plus its ground truth. Deterministic for a given (n_articles, seed)."""
 
     def __init__(self, n_articles: int = 300, seed: int = 1, slow_delay: float = 0.5,
-                 host: str = "127.0.0.1", delay: float = 0.0):
+                 host: str = "127.0.0.1", delay: float = 0.0, validators: bool = True):
         self.n_articles = n_articles
         self.seed = seed
         self.slow_delay = slow_delay
         self.delay = delay  # seconds every answer waits (a slower server, for kill tests)
+        # Article pages carry ETag/Last-Modified; False: conditional requests are ignored
+        # (answered 200 in full), as some servers do.
+        self.validators = validators
         self.host = host
         self.site = Site(n_articles=n_articles, seed=seed)
         self.base_url: str | None = None
@@ -221,9 +225,28 @@ class DemoPortal:
 
     @property
     def articles(self) -> list[dict]:
-        """One dict per article that a correct crawl archives (oldest first)."""
+        """One dict per article that a correct crawl archives (oldest first; after
+        ``advance()`` the deleted one is left out and the new ones come last)."""
         return [self._truth(a) for a in self.site.articles
-                if a.status not in ("always_500", "missing")]
+                if a.status not in ("always_500", "missing", "deleted")]
+
+    def advance(self, n_new: int = 15) -> None:
+        """Switch to the later state: ``n_new`` new articles on top, three edited (newest,
+        middle, oldest), one deleted (404), every other page byte-identical with the same
+        ETag and Last-Modified. See ``new_articles``, ``edited``, ``deleted``."""
+        self.site.advance(n_new)
+
+    @property
+    def new_articles(self) -> list[dict]:
+        return [self._truth(a) for a in self.site.new]
+
+    @property
+    def edited(self) -> list[dict]:
+        return [self._truth(a) for a in self.site.edited]
+
+    @property
+    def deleted(self) -> list[dict]:
+        return [self._truth(a) for a in self.site.deleted]
 
     @property
     def broken(self) -> list[str]:

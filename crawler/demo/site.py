@@ -13,14 +13,15 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
-from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 from urllib.parse import parse_qs, quote, urlsplit
 
 from ..text import fold
 from . import files, markup
 from .content import (
+    CATEGORY_WEIGHTS,
     MAIN_CATEGORIES,
     MAIN_PREFIX,
     SUB_CATEGORIES,
@@ -28,6 +29,7 @@ from .content import (
     Article,
     generate,
 )
+from .content import _article as _new_article
 
 PER_PAGE = 10
 PAGER_TARGET = "ctl00$ctl42$g_3f1c$Pager"
@@ -61,30 +63,106 @@ class Site:
         self._failed_once: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
         main = [a for a in self.articles if a.prefix == MAIN_PREFIX]
-        sub = [a for a in self.articles if a.prefix == SUB_PREFIX]
-        self.newest = {MAIN_PREFIX: main[::-1], SUB_PREFIX: sub[::-1]}
         self.cal_year, self.cal_month = self.articles[-1].when.year, self.articles[-1].when.month
         rng = random.Random(f"site-{seed}")
         ok = [a for a in main if a.status == "ok"]
         self.featured = rng.sample(ok, min(6, len(ok)))  # linked by legacy ViewNews URLs
         self.most_read = rng.sample([a for a in ok if a not in self.featured], min(6, len(ok) - 6))
-        # listings: category -> newest-first list (the phantom sits in Tintrongtinh)
+        self._index()
+        # Article pages are cached as first rendered (sidebar, related news): an article
+        # nobody edits stays byte-identical, with the same validators, in the later state.
+        self.frozen_newest = dict(self.newest)
+        self.frozen_listings = dict(self.listings)
+        self.later = False
+        self.new: list[Article] = []  # the later state's additions
+        self.edited: list[Article] = []
+        self.deleted: list[Article] = []
+        # article pages that render a "Tin xem nhiều" box (main-site pages that answer 200)
+        self._sid_ks = sorted({a.item_id % 3 for a in main if a.status != "always_500"})
+
+    def _index(self) -> None:
+        """Newest-first lists and listings (the phantom sits in Tintrongtinh)."""
+        live = [a for a in self.articles if a.status != "deleted"]
+        main = [a for a in live if a.prefix == MAIN_PREFIX]
+        sub = [a for a in live if a.prefix == SUB_PREFIX]
+        self.newest = {MAIN_PREFIX: sorted(main, key=lambda a: a.when, reverse=True),
+                       SUB_PREFIX: sorted(sub, key=lambda a: a.when, reverse=True)}
         self.listings: dict[tuple[str, str], list[Article]] = {}
         for code, _, _ in MAIN_CATEGORIES:
             items = [a for a in main if code in a.categories]
             if code == "Tintrongtinh":
                 items.append(self.phantom)
             self.listings[(MAIN_PREFIX, code)] = sorted(items, key=lambda a: a.when, reverse=True)
-        self.listings[(SUB_PREFIX, "Tinhoatdong")] = sub[::-1]
-        # article pages that render a "Tin xem nhiều" box (main-site pages that answer 200)
-        self._sid_ks = sorted({a.item_id % 3 for a in main if a.status != "always_500"})
+        self.listings[(SUB_PREFIX, "Tinhoatdong")] = self.newest[SUB_PREFIX]
+
+    def advance(self, n_new: int = 15) -> None:
+        """The later state (a night later): ``n_new`` articles on top, edits at several
+        depths (newest, middle, oldest), one article deleted (404), the rest as they were."""
+        if self.later:
+            return
+        self.later = True
+        rng = random.Random(f"later-{self.seed}")
+        top = max(a.when for a in self.articles)
+        ids = {p: max(a.item_id for a in self.articles if a.prefix == p)
+               for p in (MAIN_PREFIX, SUB_PREFIX)}
+        codes = [c for c, _, _ in MAIN_CATEGORIES]
+        for k in range(n_new):
+            prefix = SUB_PREFIX if k % 7 == 3 else MAIN_PREFIX
+            ids[prefix] += 1
+            cats = ["Tinhoatdong"] if prefix else [rng.choices(codes, CATEGORY_WEIGHTS)[0]]
+            when = (top + timedelta(hours=3 * (k + 1))).replace(second=0)
+            self.new.append(_new_article(rng, self.seed, ids[prefix], prefix, cats, when))
+        ok = sorted((a for a in self.articles if a.status == "ok" and a.prefix == MAIN_PREFIX
+                     and a not in self.featured and a not in self.most_read),
+                    key=lambda a: a.when)
+        later = top + timedelta(days=1)
+        for a in (ok[-2], ok[len(ok) // 2], ok[3]):  # newest, middle, oldest
+            a.paragraphs = [*a.paragraphs[:-1], a.paragraphs[-1] + " (Cập nhật: bổ sung "
+                            "thông tin theo báo cáo của các đơn vị.)"]
+            a.modified = later
+            self.edited.append(a)
+        gone = ok[len(ok) // 3]
+        gone.status = "deleted"
+        self.deleted.append(gone)
+        self.articles.extend(self.new)
+        self.by_key.update({(a.prefix, a.item_id): a for a in self.new})
+        self._index()
+
+    def validators(self, a: Article, body: bytes) -> dict:
+        """ETag (over the bytes) and Last-Modified (the item's last edit) of an article page."""
+        when = (a.modified or a.when).replace(tzinfo=_TZ)
+        return {"ETag": '"' + hashlib.sha1(body).hexdigest()[:20] + '"',
+                "Last-Modified": format_datetime(when.astimezone(UTC), usegmt=True)}
+
+    @staticmethod
+    def not_modified(resp: Response, headers) -> Response:  # noqa: ANN001
+        """304 when the request's validators match (If-None-Match wins, RFC 9110 13.2.2)."""
+        if headers is None or resp.status != 200 or "ETag" not in resp.headers:
+            return resp
+        inm = headers.get("If-None-Match")
+        ims = headers.get("If-Modified-Since")
+        if inm is not None:
+            match = resp.headers["ETag"] in [t.strip() for t in inm.split(",")] or inm == "*"
+        elif ims is not None:
+            try:
+                match = parsedate_to_datetime(resp.headers["Last-Modified"]) <= \
+                    parsedate_to_datetime(ims)
+            except (TypeError, ValueError):
+                match = False
+        else:
+            return resp
+        if not match:
+            return resp
+        keep = {k: resp.headers[k] for k in ("ETag", "Last-Modified")}
+        return Response(304, b"", resp.content_type, keep)
 
     # ------------------------------------------------------------------ helpers
     def _h(self, *parts) -> str:
         return hashlib.sha256("|".join(map(str, (self.seed, *parts))).encode()).hexdigest()
 
     def related(self, a: Article) -> list[Article]:
-        same = [x for x in self.listings[(a.prefix, a.category)] if x.status != "missing"]
+        listings = self.listings if a in self.new else self.frozen_listings
+        same = [x for x in listings[(a.prefix, a.category)] if x.status != "missing"]
         i = same.index(a)
         older = same[i + 1:i + 6]
         return older if len(older) >= 3 else (same[max(0, i - 5):i] + older)[:5]
@@ -138,7 +216,8 @@ class Site:
 
     # ------------------------------------------------------------------ shell
     def shell(self, *, prefix: str, title: str, action: str, viewstate: str, main: str,
-              crumbs: list[tuple[str, str]], sidebar: bool = True) -> bytes:
+              crumbs: list[tuple[str, str]], sidebar: bool = True,
+              newest: dict | None = None) -> bytes:
         sub = prefix == SUB_PREFIX
         site_name = SUB_NAME if sub else SITE_NAME
         feed = f"/_layouts/15/listfeed.aspx?List={self.list_guid}"
@@ -154,7 +233,7 @@ class Site:
             f'<a href="{href}">{escape(text)}</a>' if href else f'<span class="s4-breadcrumbCurrentNode">{escape(text)}</span>'
             for text, href in crumbs
         )
-        side = self.sidebar(prefix) if sidebar else ""
+        side = self.sidebar(prefix, newest) if sidebar else ""
         links = "\n".join(
             f'<option value="{u}">{escape(t)}</option>' for u, t in OFFSITE
         )
@@ -348,8 +427,8 @@ ExecuteOrDelayUntilScriptLoaded(function(){{}}, 'sp.js');
 </div>
 </div>"""
 
-    def sidebar(self, prefix: str) -> str:
-        latest = [a for a in self.newest[prefix]][:8]
+    def sidebar(self, prefix: str, newest: dict | None = None) -> str:
+        latest = [a for a in (newest or self.newest)[prefix]][:8]
         items = "\n".join(
             f'<li><a href="{a.path()}" title="{escape(a.title)}">{escape(a.title)}</a> '
             f'<span class="ngay-dang">({a.when.strftime("%d/%m/%Y")})</span></li>'
@@ -522,6 +601,7 @@ ExecuteOrDelayUntilScriptLoaded(function(){{}}, 'sp.js');
         return self.shell(
             prefix=a.prefix, title=a.title, action=action,
             viewstate=self.viewstate("item", a.prefix, a.item_id, size=1400), main=main,
+            newest=None if a in self.new else self.frozen_newest,
             crumbs=[("Trang chủ", f"{a.prefix}/Pages/default.aspx"),
                     (label, f"{a.prefix}/noidung/tintuc/Pages/tin-tuc.aspx?l={cat}"),
                     ("Chi tiết tin", None)])
@@ -655,8 +735,13 @@ ExecuteOrDelayUntilScriptLoaded(function(){{}}, 'sp.js');
         return None
 
     def handle(self, method: str, target: str, form: dict | None = None,
-               host_base: str = "http://127.0.0.1") -> Response:
-        """One request -> one response. ``target`` is the path with its query string."""
+               host_base: str = "http://127.0.0.1", headers=None) -> Response:  # noqa: ANN001
+        """One request -> one response. ``target`` is the path with its query string;
+        ``headers`` (the request's) make article pages answer conditional requests."""
+        return self.not_modified(self._handle(method, target, form, host_base), headers)
+
+    def _handle(self, method: str, target: str, form: dict | None = None,
+                host_base: str = "http://127.0.0.1") -> Response:
         parts = urlsplit(target)
         path, query = parts.path, parts.query
         q = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
@@ -719,7 +804,7 @@ ExecuteOrDelayUntilScriptLoaded(function(){{}}, 'sp.js');
             return self.listing(prefix, code, page, before)
         if low == "/noidung/tintuc/pages/chi-tiet-tin-tuc.aspx":
             a = self.by_key.get((prefix, _int(q.get("ItemID") or q.get("itemid"))))
-            if a is None:
+            if a is None or a.status == "deleted":
                 return self.not_found()
             if a.status == "always_500":
                 return self.server_error()
@@ -729,7 +814,8 @@ ExecuteOrDelayUntilScriptLoaded(function(){{}}, 'sp.js');
                     self._failed_once.add((a.prefix, a.item_id))
                 if first:
                     return self.server_error()
-            resp = Response(200, self.article_page(a, query))
+            body = self.article_page(a, query)
+            resp = Response(200, body, headers=self.validators(a, body))
             if a.status == "slow":
                 resp.delay = -1.0  # the portal fills in its slow_delay
             return resp
