@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import socket
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -208,7 +209,15 @@ class CrawlLifecycle:
         spider = self.crawler.spider
         keys = [s.key for s in getattr(spider, "sites", [])]
         db = self._archive()
-        self.locks = SiteLocks(db.parent, keys).acquire()  # LockHeld stops the crawl here
+        try:
+            self.locks = SiteLocks(db.parent, keys).acquire()
+        except LockHeld as exc:
+            # Nothing opened yet (no archive, no request): end this process at once, with
+            # one line in the job's log and on stderr, exit code 4 as the CLI's.
+            logger.error("%s", exc)
+            print(f"crawler: {exc}", file=sys.stderr, flush=True)
+            logging.shutdown()
+            os._exit(4)
         with Archive(db) as archive:
             archive.mark_interrupted(locked_sites=keys)
 
