@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import lxml.html
 import pytest
 import yaml
 from sqlite_utils import Database
@@ -275,6 +276,10 @@ def test_search_date_range_and_facet_filters(served):
     assert "<strong>1</strong> article matching" in page
     assert f'href="/archive/articles/{ids[2]}"' in page and f'href="/archive/articles/{ids[3]}"' not in page
     assert "published from 01/01/2022 to 31/12/2023" in page
+    # The same selection in the JSON API.
+    json_url = lxml.html.fromstring(page).xpath('//p[@class="other-views"]/a[1]/@href')[0]
+    assert "published__gte=2022-01-01&published__lt=2024-01-01" in json_url
+    assert [r["id"] for r in server.client.get(json_url + "&_shape=array").json()] == [ids[2]]
     everything = server.client.get("/archive/articles", params={"from": "", "to": ""}).text
     assert "<strong>4</strong> articles" in everything
     year = server.client.get("/archive/articles", params={"from": "2024", "to": "2024"}).text

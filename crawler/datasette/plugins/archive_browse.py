@@ -19,6 +19,7 @@ import json
 import sqlite3
 import sys
 import traceback
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -150,6 +151,18 @@ def _search_from(request) -> Search:
                   date_from=date_from, date_to=date_to, page=int(page), size=PAGE_SIZE)
 
 
+def _json_url(datasette, search: Search) -> str:
+    """The same selection in Datasette's JSON API (its own parameters)."""
+    args = [("_search", search.q), ("_searchmode", "raw" if search.raw else ""),
+            ("site", search.site), ("year", search.year), ("byline", search.byline),
+            ("published__gte", search.date_from.isoformat() if search.date_from else ""),
+            ("published__lt", (search.date_to + timedelta(days=1)).isoformat()
+             if search.date_to else ""),
+            ("_sort", "published" if search.sort == "oldest" else "")]
+    query = urlencode([(k, v) for k, v in args if v not in (None, "")])
+    return datasette.urls.table(DB, "articles", format="json") + ("?" + query if query else "")
+
+
 async def search_page(request, send, datasette):
     if ("_table" in request.args or set(request.args) - SEARCH_ARGS
             or _one(request.args, "_sort") not in ("", *SORTS, "published")
@@ -225,8 +238,7 @@ async def search_page(request, send, datasette):
         "date_from": _one(request.args, "from"), "date_to": _one(request.args, "to"),
         "table_url": datasette.urls.table(DB, "articles") + "?" + urlencode(
             [("_table", "1")] + ([("_search", search.q)] if search.q else [])),
-        "json_url": datasette.urls.table(DB, "articles", format="json") + (
-            "?" + urlencode({"_search": search.q}) if search.q else ""),
+        "json_url": _json_url(datasette, search),
     }
     html = await datasette.render_template("archive_search.html", context, request=request,
                                            view_name="table")
