@@ -170,6 +170,22 @@ def attach(ds, path: Path, *, public: bool):
     return old
 
 
+def warm_search(ds, path: Path) -> None:
+    """Load the search page's arrays for a snapshot before it is served (the plugin
+    finds them under the database's name and file)."""
+    from .browse import FacetIndex
+
+    index = FacetIndex()
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        index.refresh(conn)
+    except sqlite3.DatabaseError:
+        return  # not an archive of ours: the page will say so
+    finally:
+        conn.close()
+    ds.__dict__["_vngov_facet_indexes"] = {(DB_NAME, str(path)): index}
+
+
 class Snapshots:
     """Takes snapshots of the live file and swaps them in."""
 
@@ -182,6 +198,7 @@ class Snapshots:
     def refresh(self) -> Path:
         with self.lock:
             path = take_snapshot(self.source, self.directory)
+            warm_search(self.ds, path)
             old_path = self.current
             old = attach(self.ds, path, public=True)
             self.current = path

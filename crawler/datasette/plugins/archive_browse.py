@@ -74,7 +74,8 @@ def _facet_index(datasette, db) -> FacetIndex:
     indexes = datasette.__dict__.setdefault("_vngov_facet_indexes", {})
     key = (db.name, str(db.path))
     if key not in indexes:
-        indexes.clear() if len(indexes) > 4 else None
+        for old in [k for k in indexes if k[0] == db.name]:
+            del indexes[old]  # a replaced snapshot's arrays
         indexes[key] = FacetIndex()
     return indexes[key]
 
