@@ -18,8 +18,16 @@ _TIME = r"(?P<H>[01]?\d|2[0-3])\s*[:hg]\s*(?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?(?!\
 # Same separator twice, so "25-27/9/2017" reads as 27/9/2017, never 25-27/9.
 _NUMERIC = r"(?<!\d)(?P<d>[0-3]?\d)(?P<sep>[/.\-])(?P<m>[01]?\d)(?P=sep)(?P<y>(?:19|20)\d\d)(?!\d)"
 _WORDS = (
-    r"(?<!\d)(?P<d>[0-3]?\d)\s+tháng\s+(?P<m>[01]?\d)\s*(?:,\s*)?năm\s+(?P<y>(?:19|20)\d\d)(?!\d)"
+    r"(?<!\d)(?P<d>[0-3]?\d)\s+(?i:tháng)\s+(?P<m>[01]?\d)\s*(?:,\s*)?(?:(?i:năm)\s+)?"
+    r"(?P<y>(?:19|20)\d\d)(?!\d)"
 )
+# "28 Tháng Sáu, 2023" (WordPress in Vietnamese): month names become numbers first.
+_MONTH_NAMES = {"một": 1, "giêng": 1, "hai": 2, "ba": 3, "tư": 4, "bốn": 4, "năm": 5,
+                "sáu": 6, "bảy": 7, "tám": 8, "chín": 9, "mười": 10, "mười một": 11,
+                "mười hai": 12, "chạp": 12}
+_MONTH_WORD = re.compile(
+    r"(?i)(?<=\d\s)(tháng)\s+(mười một|mười hai|một|giêng|hai|ba|tư|bốn|năm|sáu|bảy|tám|chín|"
+    r"mười|chạp)(?=\s*,?\s*(?:năm\s+)?(?:19|20)\d\d)")
 # "Ngày 13/7", "Thứ Năm, 18/4", "Chủ nhật, 7/4": a day and month with no year.
 _YEARLESS = (r"(?i:ngày|thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])\s*,?|chủ\s+nhật\s*,?)"
              r"\s+(?P<d>[0-3]?\d)\s*[/\-.]\s*(?P<m>[01]?\d)(?![/\-.]?\d)")
@@ -65,6 +73,8 @@ def _with_time(day: date, text: str, start: int, end: int) -> str:
 def find_date(text: str, *, allow_yearless: bool = True, default_year: int | None = None,
               with_time: bool = True) -> Found | None:
     """The first full date in ``text`` (with a time next to it, if any)."""
+    if "háng" in text or "HÁNG" in text:
+        text = _MONTH_WORD.sub(lambda m: f"{m.group(1)} {_MONTH_NAMES[m.group(2).lower()]}", text)
     best: Found | None = None
     for pattern in DATE_PATTERNS:
         for m in pattern.finditer(text):

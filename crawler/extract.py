@@ -19,7 +19,7 @@ from lxml import html as lxml_html
 
 from . import dates
 from .encoding import decode_html, looks_binary
-from .generic import Reader, following
+from .generic import Reader, following, in_chrome
 from .profiles import Family, Profiles, load
 from .templates import SiteTemplate, strip_template
 from .text import clean
@@ -112,8 +112,11 @@ class _Walker:
                 not label or (len(label) <= 40 and label.endswith(":")))
             if text and not doc_line:
                 ctx = self.para_ctx or _Ctx()
+                raw = "".join(c[0] for c in self.chunks)
+                # A short line pushed right with runs of spaces (&nbsp;): right-aligned.
+                pushed = len(text) <= 120 and len(raw) - len(raw.lstrip()) >= 8
                 self.blocks.append(Block(
-                    "p", text, align=ctx.align,
+                    "p", text, align="right" if pushed and not ctx.align else ctx.align,
                     italic=all(c[1] for c in visible), bold=all(c[2] for c in visible),
                     caption_hint=ctx.caption,
                 ))
@@ -142,6 +145,9 @@ class _Walker:
                     or bool(self.profiles.image_skip.search(src)),
                 ))
             return
+        if tag in ("ul", "ol", "table", "dl") and self._is_link_list(el):
+            self.flush()
+            return  # "Các tin đã đưa" and friends: a list of links to other pages
         if tag == "table" and self._is_data_table(el):
             self.flush()
             rows = []
@@ -194,6 +200,16 @@ class _Walker:
     def _is_doc(self, href: str) -> bool:
         path = urlsplit(href).path.lower()
         return path.rpartition(".")[2] in self.profiles.attachment_ext
+
+    @staticmethod
+    def _is_link_list(el) -> bool:
+        """Three links or more that make up most of the element's text."""
+        links = [a for a in el.iter("a") if a.get("href")]
+        if len(links) < 3:
+            return False
+        total = len(clean(el.text_content()))
+        linked = sum(len(clean(a.text_content())) for a in links)
+        return total > 0 and linked >= 0.7 * total
 
     @staticmethod
     def _tiny(img) -> bool:
@@ -503,7 +519,8 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
 
 def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> None:
     """Images printed between the headline and the text (a lead photo in its own field)
-    are the article's first images, with the caption shown with them."""
+    are the article's first images, with the caption shown with them; an author element
+    there (``div.tacgia``) is the byline when the text has none."""
     if title_el is None or body_el is None or title_el in set(body_el.iterancestors()):
         return
     found: list[dict] = []
@@ -512,12 +529,19 @@ def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> N
         steps += 1
         if el is body_el or steps > 60:
             break
+        if (rec.byline is None and isinstance(el.tag, str) and el.tag != "a"
+                and _AUTHOR_ATTR.search(f"{el.get('class') or ''} {el.get('id') or ''}")):
+            text = _text(el)
+            if 2 < len(text) <= 90:  # "Tác giả: …" above the text
+                rec.byline = re.sub(r"(?i)^(tác giả|người viết|author|by)\s*:\s*", "", text)
+            continue
         if el.tag != "img" or not el.get("src") or el.get("src", "").startswith("data:"):
             continue
         src = urljoin(rec.url, el.get("src").strip())
         if (_Walker._tiny(el) or profiles.image_skip.search(src)
                 or any(a.tag == "a" for a in el.iterancestors())
-                or any(src == im["src"] for im in rec.images) or _by_teaser(el)):
+                or any(src == im["src"] for im in rec.images) or _by_teaser(el)
+                or in_chrome(el, profiles.generic)):
             continue
         caption = None
         holder = el.getparent()
@@ -802,20 +826,22 @@ def _is_byline(b: Block, n_paragraphs: int) -> bool:
     return len(words) <= 5 and all(w[:1].isupper() for w in words)
 
 
+def _has_date_line(texts: list[str]) -> bool:
+    return any(dates.find_date(t, allow_yearless=False) or dates.has_yearless(t) for t in texts)
+
+
 def _reads_as_article(reader: Reader, best, date_texts: list[str],
                       url_is_article: bool = False) -> bool:
-    """Strong evidence for a family page without article markup: a headline the page's
-    references agree with, a date line by it, and the main text starting right after it."""
-    if best is None or best.agreement < 0.3 or reader.text_start is None:
+    """Strong evidence for a family page without article markup: the main text starts
+    right after a headline, with a date line by it, or on an article-shaped URL of the
+    family with a headline the page's references agree with (a static page such as "Sơ
+    đồ tổ chức" has prose and a headline too, but neither)."""
+    if best is None or reader.text_start is None:
         return False
     gap = reader.text_start - reader.order.get(best.el, 1 << 30)
-    if not 0 < gap < 80:
+    if not 0 <= gap < 80:
         return False
-    # A date line by the headline, or an article-shaped URL of the family (a static page
-    # such as "Sơ đồ tổ chức" has prose and a headline too, but neither).
-    return url_is_article or any(
-        dates.find_date(t, allow_yearless=False) or dates.has_yearless(t)
-        for t in date_texts)
+    return _has_date_line(date_texts) or (url_is_article and best.agreement >= 0.3)
 
 
 def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
@@ -852,10 +878,11 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
                 if img.get("src"):
                     known_captions[urljoin(rec.url, img.get("src").strip())] = _text(cap[0])
     if strict:
-        # Cheap check first (no trafilatura): a listing has no headline the page's
-        # references agree with.
+        # Cheap check first (no trafilatura): a heading with a date line by it, or one the
+        # references agree with on an article-shaped URL.
         early = reader.headline()
-        if early is None or early.agreement < 0.3:
+        if early is None or not (_has_date_line(reader.date_texts(early.el))
+                                 or (url_is_article and early.agreement >= 0.3)):
             rec.warn("not_article")
             rec.title = reader.fallback_title()
             return

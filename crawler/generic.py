@@ -76,6 +76,24 @@ class Candidate:
     agreement: float
 
 
+def in_chrome(el, rules, levels: int = 64) -> bool:
+    """Inside navigation, footer, breadcrumb, sidebar, portlet/web-part title or a link
+    list (looking at most ``levels`` elements up; <body>'s own classes say nothing)."""
+    chrome_tag, chrome_attr = rules.chrome_tags, rules.chrome_class.search
+    node = el
+    while node is not None and isinstance(node.tag, str) and levels > 0:
+        levels -= 1
+        if node.tag in ("body", "html"):
+            return False
+        if node.tag in chrome_tag:
+            return True
+        attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
+        if attrs.strip() and chrome_attr(attrs):
+            return True
+        node = node.getparent()
+    return False
+
+
 def following(el):
     """Elements after ``el`` in document order (not its descendants), lazily."""
     node = el
@@ -126,21 +144,9 @@ class Reader:
         return max((_f1(toks, ref) for ref in self.refs), default=0.0)
 
     def in_chrome(self, el, levels: int = 64) -> bool:
-        """Inside navigation, footer, breadcrumb, portlet/web-part title or a link list
-        (looking at most ``levels`` elements up; <body>'s own classes say nothing)."""
-        chrome_tag, chrome_attr = self.rules.chrome_tags, self.rules.chrome_class.search
-        node = el
-        while node is not None and isinstance(node.tag, str) and levels > 0:
-            levels -= 1
-            if node.tag in ("body", "html"):
-                return False
-            if node.tag in chrome_tag:
-                return True
-            attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
-            if attrs.strip() and chrome_attr(attrs):
-                return True
-            node = node.getparent()
-        return False
+        """Inside navigation, footer, breadcrumb, sidebar, portlet/web-part title or a
+        link list (looking at most ``levels`` elements up)."""
+        return in_chrome(el, self.rules, levels)
 
     # -- headline ------------------------------------------------------------
     def headline(self, body_el=None, prior=None) -> Candidate | None:
@@ -192,7 +198,7 @@ class Reader:
                     score += 0.3
                 if best is None or score > best.score:
                     best = Candidate(el, text, score, self.agreement(text))
-        if best is None or best.score < 0.3:
+        if best is None or best.score < 0.2:
             return None
         return best
 
@@ -302,6 +308,8 @@ class Reader:
     def _skip_for_date(self, el) -> bool:
         if el is None:
             return True
+        if el.tag == "time":
+            return False  # the article's own <time>, even inside its permalink
         for node in (el, *el.iterancestors()):
             if node.tag == "a":
                 return True
