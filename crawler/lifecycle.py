@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from scrapy import signals
-
 logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s crawl %(crawl_id)s [%(name)s] %(levelname)s: %(message)s"
@@ -190,6 +188,8 @@ class CrawlLifecycle:
 
     @classmethod
     def from_crawler(cls, crawler):
+        from scrapy import signals
+
         ext = cls(crawler)
         crawler.signals.connect(ext.response_received, signal=signals.response_received)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
