@@ -37,12 +37,20 @@ def _url_from_page(data: bytes, fallback: str) -> str:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from .extract import extract_article
+    from .extract import extract_article, read_page
+    from .profiles import load
+    from .templates import TemplateLearner
 
     if args.url and len(args.pages) > 1:
         print("crawler extract: --url applies to one page; give one file with --url", file=sys.stderr)
         return 2
+    known = ["auto", "generic", *(f.name for f in load().families)]
+    if args.family not in known:
+        print(f"crawler extract: unknown family {args.family!r} (known: {', '.join(known)})",
+              file=sys.stderr)
+        return 2
     status = 0
+    pages = []
     for page in args.pages:
         path = Path(page)
         try:
@@ -51,11 +59,44 @@ def cmd_extract(args: argparse.Namespace) -> int:
             print(f"crawler extract: cannot read {page}: {exc.strerror or exc}", file=sys.stderr)
             status = 1
             continue
-        url = args.url or _url_from_page(data, str(path))
-        record = extract_article(data, url, content_type=args.content_type)
+        pages.append((data, args.url or _url_from_page(data, str(path))))
+    template = None
+    if args.learn_template:
+        # Pages of one site: what recurs at one place on most of them is its template.
+        learner = TemplateLearner()
+        for data, url in pages:
+            root = read_page(data, url, content_type=args.content_type).root
+            if root is not None:
+                learner.observe(root)
+        template = learner.template()
+        if not template:
+            print(f"crawler extract: --learn-template needs {learner.min_pages} pages of one "
+                  f"site or more; got {learner.pages}: extracting without a template",
+                  file=sys.stderr)
+    for data, url in pages:
+        record = extract_article(data, url, content_type=args.content_type,
+                                 family=args.family, template=template)
         indent = 2 if len(args.pages) == 1 and args.pretty else None
         print(json.dumps(record, ensure_ascii=False, indent=indent))
     return status
+
+
+def cmd_new_site(args: argparse.Namespace) -> int:
+    """Add a site to the registry (and a fixture with a draft gold from a saved page)."""
+    from .sites import RegistryError, new_site
+
+    try:
+        written = new_site(args.name, args.url, page=Path(args.page) if args.page else None,
+                           name=args.title)
+    except (RegistryError, OSError) as exc:
+        print(f"crawler new-site: {exc}", file=sys.stderr)
+        return 2
+    print(f"added [sites.{args.name}] (family {written['family']}) to {written['registry']}")
+    if "page" in written:
+        print(f"fixture: {written['page']}\ngold to check and fill in: {written['gold']} "
+              "(the fixture test refuses it while it says \"draft\")")
+    print(f"crawl it: {sys.executable} -m crawler crawl {args.name}")
+    return 0
 
 
 def cmd_families(args: argparse.Namespace) -> int:
@@ -238,7 +279,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="the page's URL (one file only); default: canonical link, og:url, else the path")
     p.add_argument("--content-type", help="the HTTP Content-Type header the page came with")
     p.add_argument("--pretty", action="store_true", help="indent the JSON of a single page")
+    p.add_argument("--family", default="auto",
+                   help="auto (recognize), generic (family rules off) or a family name")
+    p.add_argument("--learn-template", action="store_true",
+                   help="the pages are of one site: learn its template (menus, footers, "
+                        "sidebars) from them and keep it out of every record")
     p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("new-site", help="add a portal to the site registry (sites.toml)")
+    p.add_argument("name", help="registry key, e.g. laocai-sgddt")
+    p.add_argument("url", help="start URL (absolute, with https://)")
+    p.add_argument("--page", help="a saved article page of the site: its family is recognized "
+                                  "and it becomes a fixture with a gold skeleton")
+    p.add_argument("--title", help="the site's name (default: from the page, else the host)")
+    p.set_defaults(func=cmd_new_site)
 
     p = sub.add_parser("demo", help="the main job: crawl the bundled demo portal into the archive")
     p.add_argument("--db", help="archive file (default: data/archive.db in the project)")

@@ -12,6 +12,13 @@ from urllib.parse import urlsplit
 REGISTRY_PATH = Path(__file__).with_name("sites.toml")
 
 
+def registry_path() -> Path:
+    """The registry in use: $CRAWLER_SITES (an archivist's own file), else the shipped one."""
+    import os
+
+    return Path(os.environ.get("CRAWLER_SITES") or REGISTRY_PATH)
+
+
 @dataclass
 class Site:
     key: str
@@ -90,10 +97,10 @@ def family_names() -> set[str]:
     return {f.name for f in load().families} | {"auto", "generic"}
 
 
-def load_sites(path: str | Path = REGISTRY_PATH) -> dict[str, Site]:
+def load_sites(path: str | Path | None = None) -> dict[str, Site]:
     """The registry, validated: a mistake raises :class:`RegistryError` naming the file,
     the site and the key (a misspelt family would silently lose its URL rules)."""
-    path = Path(path)
+    path = Path(path) if path is not None else registry_path()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -123,13 +130,14 @@ def _toml_str(value: str) -> str:
 
 
 def new_site(key: str, url: str, *, page: Path | None = None, name: str | None = None,
-             registry: Path = REGISTRY_PATH, fixtures: Path = FIXTURES) -> dict:
+             registry: Path | None = None, fixtures: Path = FIXTURES) -> dict:
     """Add a site to the registry (and, with a saved page, a fixture with a gold skeleton
     to fill in by hand). Returns what was written. Refuses a key already taken, a bad key
     or URL, and leaves the registry as it was if the new entry does not validate."""
     from .extract import detect_family, extract_article, read_page
 
-    registry, fixtures = Path(registry), Path(fixtures)
+    registry = Path(registry) if registry is not None else registry_path()
+    fixtures = Path(fixtures)
     if not _KEY.match(key):
         raise RegistryError(f"site name {key!r}: use lowercase letters, digits and '-' "
                             "(e.g. backan-sgddt)")

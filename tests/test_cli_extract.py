@@ -65,3 +65,58 @@ def test_bad_input_gives_a_record_saying_why(tmp_path):
     rec = json.loads(out.stdout)
     assert out.returncode == 0
     assert rec["body"] is None and rec["warnings"][0].startswith("empty_input: ")
+
+
+def test_family_generic_switches_the_family_rules_off_and_a_bad_name_is_one_line():
+    page = str(PAGES / "seed_003_liferay.html")
+    out = run(page, "--family", "generic")
+    assert out.returncode == 0, out.stderr
+    rec = json.loads(out.stdout)
+    assert rec["family"] == "generic"
+    assert rec["title"] == "Cụm thi đua số 6 triển khai nhiệm vụ năm học 2023-2024"
+    bad = run(page, "--family", "sharepoint")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "crawler extract: unknown family 'sharepoint' (known: auto, generic, "
+        "publishingportal, liferay, dotnetnuke, towncms)"]
+
+
+def test_learn_template_from_pages_of_one_site(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_templates import STORIES, page, url
+
+    files = []
+    for i in range(len(STORIES)):
+        path = tmp_path / f"tin-{i}.html"
+        path.write_bytes(page(i).replace(b"<head>", f'<head><link rel="canonical" href="{url(i)}">'.encode()))
+        files.append(str(path))
+    plain = [json.loads(line) for line in run(*files).stdout.splitlines()]
+    assert "Bộ phận Một cửa" in plain[0]["body"]  # the in-column note leaks without it
+    out = run(*files, "--learn-template")
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["body"] for r in records] == ["\n\n".join(p) for _, p in STORIES]
+    few = run(*files[:2], "--learn-template")
+    assert "needs 5 pages of one site or more; got 2" in few.stderr
+
+
+def test_new_site_adds_an_entry_the_crawler_accepts(tmp_path):
+    # Runs against a copy of the project's registry (CRAWLER_SITES points the CLI at it).
+    import shutil
+
+    reg = tmp_path / "sites.toml"
+    shutil.copy(ROOT / "crawler" / "sites.toml", reg)
+    env = {**__import__("os").environ, "CRAWLER_SITES": str(reg)}
+    cmd = [sys.executable, "-m", "crawler", "new-site"]
+    out = subprocess.run([*cmd, "quangtri-moi", "https://quangtri.gov.vn/tin-tuc", "--title",
+                          "Cổng TTĐT tỉnh Quảng Trị (thử)"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "added [sites.quangtri-moi] (family auto)" in out.stdout
+    listed = subprocess.run([sys.executable, "-m", "crawler", "sites"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=60)
+    assert "quangtri-moi" in listed.stdout
+    again = subprocess.run([*cmd, "quangtri-moi", "https://quangtri.gov.vn/"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert again.returncode == 2
+    assert again.stderr.strip() == "crawler new-site: sites.toml: [sites.quangtri-moi] exists already"
