@@ -115,7 +115,10 @@ class SiteLocks:
         self.held: dict[str, int] = {}
         self.taken_over: list[dict] = []
 
-    def acquire(self) -> SiteLocks:
+    def acquire(self, *, skip_held: bool = False) -> SiteLocks:
+        """Take every lock, or raise LockHeld (holding none). With ``skip_held``, a site
+        another crawl holds is left out (``self.skipped``) unless every site is held."""
+        self.skipped: list[LockHeld] = []
         self.folder.mkdir(parents=True, exist_ok=True)
         info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                            "since": datetime.now(UTC).astimezone().isoformat(timespec="seconds")})
@@ -125,10 +128,13 @@ class SiteLocks:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = _read(fd)
+                held = LockHeld(key, _read(fd), path)
                 os.close(fd)
+                if skip_held:
+                    self.skipped.append(held)
+                    continue
                 self.release()
-                raise LockHeld(key, holder, path) from None
+                raise held from None
             previous = _read(fd)
             if previous:  # written by a process that died holding it
                 self.taken_over.append({"site": key, **previous})
@@ -137,6 +143,8 @@ class SiteLocks:
             os.ftruncate(fd, 0)
             os.pwrite(fd, (info + "\n").encode(), 0)
             self.held[key] = fd
+        if self.skipped and not self.held:
+            raise self.skipped[0]
         return self
 
     def release(self) -> None:

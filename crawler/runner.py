@@ -219,15 +219,38 @@ def run_crawl(spider_kwargs: dict, db: Path, overrides: list[str] | None = None,
     keys, values, warnings = validate(spider_kwargs, db, overrides)
     for message in warnings:
         (warn or print)(message)
+    # One site: LockHeld if another crawl has it. Several (--all at night): the ones
+    # another crawl still has are left out, the others crawled; LockHeld if all are held.
     locks = SiteLocks(db.parent, keys)
-    locks.acquire()  # LockHeld: nothing written, no request sent
-    for dead in locks.taken_over:
-        (warn or print)(f"site {dead['site']}: took over the lock of pid {dead.get('pid')} "
-                        f"(since {dead.get('since')}), which is no longer running")
+    locks.acquire(skip_held=len(keys) > 1)  # LockHeld: nothing written, no request sent
     try:
+        for held in locks.skipped:
+            (warn or print)(f"{held}".replace("; not starting", "; crawling the other sites"))
+        for dead in locks.taken_over:
+            (warn or print)(f"site {dead['site']}: took over the lock of pid {dead.get('pid')} "
+                            f"(since {dead.get('since')}), which is no longer running")
+        if locks.skipped:
+            keys = [k for k in keys if k in locks.held]
+            spider_kwargs = without_sites(spider_kwargs, {h.key for h in locks.skipped})
         return _run_locked(spider_kwargs, db, keys, values, log_level)
     finally:
         locks.release()
+
+
+def without_sites(spider_kwargs: dict, skipped: set[str]) -> dict:
+    """The spider's arguments with some sites left out (registry sites as ``sites=``)."""
+    from .sites import load_sites
+
+    kwargs = {k: v for k, v in spider_kwargs.items() if k not in ("all", "site", "sites")}
+    registry = load_sites()
+    chosen = [k for k in site_keys(spider_kwargs) if k in registry and k not in skipped]
+    if chosen:
+        kwargs["sites"] = ",".join(chosen)
+    start_url = kwargs.get("start_url")
+    if start_url and urlsplit(start_url.strip()).netloc.lower() in skipped:
+        kwargs.pop("start_url")
+        kwargs.pop("family", None)
+    return kwargs
 
 
 def _run_locked(spider_kwargs, db, keys, values, log_level) -> dict:

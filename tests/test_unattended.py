@@ -19,7 +19,8 @@ import pytest
 
 from crawler.demo import DemoPortal
 from crawler.lifecycle import LockHeld, SiteLocks
-from crawler.runner import _prune_logs, archive_path
+from crawler.runner import _prune_logs, archive_path, without_sites
+from crawler.sites import load_sites
 from crawler.status import site_statuses
 from crawler.store import Archive
 
@@ -148,6 +149,25 @@ def test_site_locks_exclusive_per_site_and_released(tmp_path):
         assert again.taken_over == []  # released cleanly: nothing to take over
 
 
+def test_a_multi_site_crawl_leaves_out_the_sites_another_crawl_holds(tmp_path):
+    other = SiteLocks(tmp_path, ["b.gov.vn"]).acquire()
+    try:
+        mine = SiteLocks(tmp_path, ["a.gov.vn", "b.gov.vn", "c.gov.vn"]).acquire(skip_held=True)
+        assert sorted(mine.held) == ["a.gov.vn", "c.gov.vn"]
+        assert [h.key for h in mine.skipped] == ["b.gov.vn"]
+        mine.release()
+        with pytest.raises(LockHeld):  # every site held: nothing to crawl
+            SiteLocks(tmp_path, ["b.gov.vn"]).acquire(skip_held=True)
+    finally:
+        other.release()
+    # The spider's arguments without the held sites (--all becomes the others by name).
+    registry = list(load_sites())
+    kwargs = without_sites({"all": "1", "full": "1"}, {registry[0]})
+    assert kwargs == {"sites": ",".join(registry[1:]), "full": "1"}
+    assert without_sites({"start_url": "https://x.gov.vn/", "family": "auto"},
+                         {"x.gov.vn"}) == {}
+
+
 def test_dead_running_crawls_marked_interrupted(tmp_path):
     with Archive(tmp_path / "a.db") as archive:
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -190,7 +210,11 @@ def test_lock_refuses_a_second_crawl_of_a_site_other_sites_run_dead_holder_taken
             holder = _wait_for(lambda: lock.exists() and lock.read_text().strip()
                                and json.loads(lock.read_text()), "the first crawl's lock")
             assert holder["pid"] == first.pid
-            _wait_for(lambda: slow.requests, "the first crawl's first request")
+            # Once it fetches articles, its robots.txt requests are behind it; a second
+            # crawl would start with robots.txt.
+            _wait_for(lambda: any("chi-tiet" in p for _, p, _ in slow.requests),
+                      "the first crawl's first article")
+            robots_before = [p for _, p, _ in slow.requests if p == "/robots.txt"]
             crawls_before = rows(db, "select id from crawls")
 
             # The same site again: refused at once, one line naming the holder.
@@ -201,6 +225,7 @@ def test_lock_refuses_a_second_crawl_of_a_site_other_sites_run_dead_holder_taken
             assert f"is already being crawled by pid {first.pid} since {holder['since']}" in line
             assert second.stdout == ""
             assert rows(db, "select id from crawls") == crawls_before  # no row, no crawl
+            assert [p for _, p, _ in slow.requests if p == "/robots.txt"] == robots_before
             assert first.poll() is None
 
             # Another site into the same archive runs meanwhile; a misspelt setting is
