@@ -411,9 +411,6 @@ class FacetIndex:
                 seen += 1
         return out
 
-    def label(self, name: str, value) -> object:
-        return value
-
 
 # --------------------------------------------------------------------------- diff
 

@@ -456,11 +456,6 @@ def render_cell(row, value, column, table, database, datasette):
 
 
 @hookimpl
-def extra_css_urls():
-    return []
-
-
-@hookimpl
 def asgi_wrapper(datasette):
     """Writes answer 405; the JSON API sends JSON list columns decoded (``_json``)."""
 
