@@ -224,6 +224,17 @@ def _print_crawl(row: dict, db: Path) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    targets = [name for name, given in (("site names", args.sites), ("--all", args.all),
+                                        ("--start-url", args.start_url)) if given]
+    mistake = None
+    if len(targets) > 1:
+        mistake = f"give site names, --all or --start-url, not {' and '.join(targets)}"
+    elif args.family != "auto" and not args.start_url:
+        mistake = ("--family applies to --start-url (a registered site's family is in "
+                   "crawler/sites.toml)")
+    if mistake:
+        print(f"crawler crawl: {mistake}", file=sys.stderr)
+        return EXIT_USAGE
     if args.all:
         kwargs = {"all": "1"}
     elif args.start_url:
@@ -238,13 +249,19 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """The last run per site, and the sites overdue or failing (read-only)."""
+    import sqlite3
+
     from .status import print_status
 
     db = archive_path(args.db, base=Path.cwd())
     if not db.is_file():
         print(f"crawler status: no archive at {db}", file=sys.stderr)
         return EXIT_USAGE
-    print_status(db, overdue_hours=args.overdue_hours)
+    try:
+        print_status(db, overdue_hours=args.overdue_hours)
+    except sqlite3.DatabaseError as exc:
+        print(f"crawler status: cannot read {db} as an archive: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

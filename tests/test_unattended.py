@@ -70,6 +70,8 @@ def one_line(err: str) -> str:
      "setting ROBOTSTXT_OBEY='perhaps': expected a boolean"),
     (["--start-url", "https://x.gov.vn/", "-s", "DOWNLOAD_DELAY"], "-s expects NAME=VALUE"),
     (["no-such-site"], "unknown site(s) no-such-site"),
+    (["backan-sgddt", "--all"], "give site names, --all or --start-url, not site names and --all"),
+    (["backan-sgddt", "--family", "liferay"], "--family applies to --start-url"),
 ])
 def test_input_mistakes_are_one_line_before_anything_starts(tmp_path, args, says):
     db = tmp_path / "a" / "archive.db"
@@ -277,6 +279,14 @@ def test_unreachable_site_fails_with_exit_3_and_reasons(tmp_path):
     host = url.split("//")[1].strip("/")
     assert f"failing (last run failed, was interrupted or stopped): {host}" in status.stdout
     assert f"overdue (no successful run in 36 h): {host}" in status.stdout
+
+
+def test_status_of_a_missing_or_unreadable_archive_is_one_line(tmp_path):
+    out = cli("status", "--db", str(tmp_path / "none.db"))
+    assert out.returncode == 2 and one_line(out.stderr).endswith(f"no archive at {tmp_path / 'none.db'}")
+    (tmp_path / "junk.db").write_text("not sqlite")
+    out = cli("status", "--db", str(tmp_path / "junk.db"))
+    assert out.returncode == 2 and "cannot read" in one_line(out.stderr)
 
 
 def test_status_last_run_per_site_overdue_and_failing(tmp_path):
