@@ -41,10 +41,12 @@ class CrawlLog(logging.FileHandler):
     starting up) wait in memory and are written with it.
     """
 
-    def __init__(self, folder: Path, datefmt: str | None = None):
+    def __init__(self, folder: Path, datefmt: str | None = None, *, path: Path | None = None):
         self.stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.folder = Path(folder)
-        super().__init__(self.folder / f"crawl-{self.stamp}.log", encoding="utf-8", delay=True)
+        self.fixed = path is not None  # a name given (Scrapyd's job log): kept as is
+        super().__init__(path or self.folder / f"crawl-{self.stamp}.log", encoding="utf-8",
+                         delay=True)
         self.setFormatter(_CrawlFormatter(LOG_FORMAT, datefmt))
         self.crawl_id = None
         self.pending: list[logging.LogRecord] = []
@@ -66,7 +68,7 @@ class CrawlLog(logging.FileHandler):
         """The crawl's row exists: name the file after it, write what waited."""
         self.acquire()
         try:
-            if self.stream is None:
+            if self.stream is None and not self.fixed:
                 self.baseFilename = str(self.folder / f"crawl-{self.stamp}-{crawl_id}.log")
             self.crawl_id = crawl_id
         finally:
@@ -182,8 +184,8 @@ def _read(fd: int) -> dict:
 class CrawlLifecycle:
     """Scrapy extension (on in ``crawler/settings.py``).
 
-    Under ``python -m crawler crawl`` the runner has taken the locks (``SITE_LOCKS_HELD``);
-    under ``scrapy crawl`` and scrapyd this extension takes the locks
+    Under ``python -m crawler crawl`` and Scrapyd jobs the runner has taken the locks
+    (``SITE_LOCKS_HELD``); under plain ``scrapy crawl`` this extension takes the locks
     (a held lock stops the crawl before any request) and marks dead crawls of those sites
     ``interrupted``. Either way it counts the pages that answered and, once the pipeline
     has closed the crawl, turns a ``finished`` crawl that fetched nothing into ``failed``.

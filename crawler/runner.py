@@ -8,9 +8,9 @@ cron, systemd and scrapyd share.
 Before anything starts, every input is checked (``UsageError``: one line saying what is
 wrong), then the sites' locks are taken (``LockHeld``: one line naming the holder), dead
 crawls of those sites are marked ``interrupted``, the crawl's row is created (so every log
-line carries its id) and the spider runs in this process. Scrapyd and ``scrapy crawl``
-run the same spider without this module: ``crawler.lifecycle.CrawlLifecycle`` takes the
-locks there.
+line carries its id) and the spider runs in this process. Scrapyd jobs come here too
+(``crawler.scrapyd_runner``); under plain ``scrapy crawl``
+``crawler.lifecycle.CrawlLifecycle`` takes the locks.
 """
 
 from __future__ import annotations
@@ -212,10 +212,12 @@ def _prune_logs(logs: Path, keep: int) -> None:
 
 
 def run_crawl(spider_kwargs: dict, db: Path, overrides: list[str] | None = None,
-              log_level: str = "INFO", *, warn: Callable[[str], None] | None = None) -> dict:
+              log_level: str = "INFO", *, warn: Callable[[str], None] | None = None,
+              log_file: Path | None = None) -> dict:
     """Check the inputs, take the sites' locks, run the portal spider in this process and
     return the crawl's row from the archive (plus ``log_file`` and ``reasons``: the most
-    frequent fetch error reasons). Raises UsageError or LockHeld before anything starts."""
+    frequent fetch error reasons). Raises UsageError or LockHeld before anything starts.
+    The log goes to ``logs/`` beside the archive unless ``log_file`` names it."""
     keys, values, warnings = validate(spider_kwargs, db, overrides)
     for message in warnings:
         (warn or print)(message)
@@ -232,7 +234,7 @@ def run_crawl(spider_kwargs: dict, db: Path, overrides: list[str] | None = None,
         if locks.skipped:
             keys = [k for k in keys if k in locks.held]
             spider_kwargs = without_sites(spider_kwargs, {h.key for h in locks.skipped})
-        return _run_locked(spider_kwargs, db, keys, values, log_level)
+        return _run_locked(spider_kwargs, db, keys, values, log_level, log_file)
     finally:
         locks.release()
 
@@ -253,7 +255,7 @@ def without_sites(spider_kwargs: dict, skipped: set[str]) -> dict:
     return kwargs
 
 
-def _run_locked(spider_kwargs, db, keys, values, log_level) -> dict:
+def _run_locked(spider_kwargs, db, keys, values, log_level, log_file=None) -> dict:
     import logging
 
     from scrapy.crawler import CrawlerProcess
@@ -269,11 +271,14 @@ def _run_locked(spider_kwargs, db, keys, values, log_level) -> dict:
     with Archive(db) as archive:
         archive.mark_interrupted(locked_sites=keys)
     logs = db.parent / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    _prune_logs(logs, settings.getint("LOG_KEEP", 30))
+    if log_file is None:
+        logs.mkdir(parents=True, exist_ok=True)
+        _prune_logs(logs, settings.getint("LOG_KEEP", 30))
+    else:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     # Our own log handler, not Scrapy's: it names the file after the crawl and puts the
     # crawl id on every line, the lines logged before the crawl's row exists included.
-    log = CrawlLog(logs, settings.get("LOG_DATEFORMAT"))
+    log = CrawlLog(logs, settings.get("LOG_DATEFORMAT"), path=log_file)
     log.setLevel(settings.get("LOG_LEVEL"))
     error = None
     crawler = None

@@ -51,7 +51,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.progress.Progress": 500,
-    # Per-site locks under `scrapy crawl`/scrapyd, `failed` when nothing was fetched.
+    # Per-site locks under plain `scrapy crawl`, `failed` when nothing was fetched.
     "crawler.lifecycle.CrawlLifecycle": 100,
 }
 # One article under many URLs (category, session tokens) is fetched once.
@@ -74,8 +74,8 @@ REVISIT_ERROR_DAYS = 7  # URLs that failed
 ARCHIVE_DB = "data/archive.db"
 # Crawl logs go to logs/ beside it, one file per crawl; the newest LOG_KEEP are kept.
 LOG_KEEP = 30
-# Set by `python -m crawler crawl`, which takes the sites' locks itself; under
-# `scrapy crawl` and scrapyd the CrawlLifecycle extension takes them.
+# Set by crawler.runner (`python -m crawler crawl`, Scrapyd jobs), which takes the sites'
+# locks itself; under plain `scrapy crawl` the CrawlLifecycle extension takes them.
 SITE_LOCKS_HELD = False
 PROGRESS_ENABLED = True
 LOG_LEVEL = "INFO"

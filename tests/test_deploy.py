@@ -207,6 +207,11 @@ def test_scrapyd_crawls_the_demo_portal_into_the_archive_one_job_per_site(scrapy
     status, pid, new, crawl_id = crawls[0]
     assert status == "finished" and pid and new == len(truth) == 20
     assert archived == truth
-    # Once the crawl's row exists, the job's log lines carry its id.
+    # Jobs go through crawler.runner.run_crawl (deploy/scrapyd: runner =
+    # crawler.scrapyd_runner): every line of the job's log carries the crawl id, and the
+    # refused job's log is its one line.
+    lines = logs[crawled].splitlines()
     assert f" crawl {crawl_id} [scrapy.core.engine] INFO: Spider closed (finished)" in logs[crawled]
-    assert "Traceback" not in logs[refused[0]]
+    assert all(f" crawl {crawl_id} [" in x or x.startswith(f"crawl {crawl_id} |") for x in lines)
+    (line,) = logs[refused[0]].splitlines()
+    assert line.startswith("crawler (scrapyd job): site 127.0.0.1:")

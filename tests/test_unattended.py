@@ -170,6 +170,22 @@ def test_a_multi_site_crawl_leaves_out_the_sites_another_crawl_holds(tmp_path):
                          {"x.gov.vn"}) == {}
 
 
+def test_plain_scrapy_crawl_takes_the_lock_too(tmp_path):
+    db = tmp_path / "archive.db"
+    with DemoPortal(n_articles=20, seed=13) as portal:
+        host = portal.start_url.split("//")[1].strip("/")
+        with SiteLocks(tmp_path, [host]):
+            out = subprocess.run(
+                [sys.executable, "-m", "scrapy", "crawl", "portal", "-a",
+                 f"start_url={portal.start_url}", "-s", f"ARCHIVE_DB={db}", *FAST],
+                cwd=ROOT, capture_output=True, text=True, timeout=120)
+        sent = list(portal.requests)
+    assert out.returncode == 4, out.stderr[-2000:]
+    assert f"crawler: site {host} is already being crawled by pid {os.getpid()}" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert sent == [] and not db.exists()
+
+
 def test_dead_running_crawls_marked_interrupted(tmp_path):
     with Archive(tmp_path / "a.db") as archive:
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
