@@ -286,19 +286,25 @@ async def datasette_pages(db: Path, words: list[str]) -> dict[str, dict]:
         full = await ds.client.get(path, params={"_search": word})
         full_ms = (time.perf_counter() - t) * 1000
         html = {}
+        indexes = ds.__dict__.get("_vngov_facet_indexes", {})
         for label, params in (("newest", {"_search": word}),
                               ("relevance", {"_search": word, "_sort": "relevance"}),
                               ("range", {"_search": word, "from": "01/01/2020",
                                          "to": "31/12/2021"})):
             runs = []
             for _ in range(5):
+                for index in indexes.values():
+                    index.recent.clear()  # no hits kept from an earlier request
                 t = time.perf_counter()
                 r = await ds.client.get("/archive/articles", params=params)
                 runs.append((time.perf_counter() - t) * 1000)
                 assert r.status_code == 200, (word, params, r.status_code, r.text[:300])
                 assert 'class="facet facet-byline"' in r.text
                 assert label == "range" or "<mark>" in r.text
-            html[label] = {"first_ms": runs[0], "median_ms": statistics.median(runs)}
+            t = time.perf_counter()  # the next page: the hits are kept
+            await ds.client.get("/archive/articles", params={**params, "page": "2"})
+            html[label] = {"median_ms": statistics.median(runs), "max_ms": max(runs),
+                           "page2_ms": (time.perf_counter() - t) * 1000}
         out[word] = {
             "sql": data["query"]["sql"], "params": data["query"]["params"],
             "rows": len(data["rows"]),
@@ -399,16 +405,17 @@ def run(n: int, db: Path, *, reuse: bool = False, sample: int = 20_000,
     out(f"\nsearch results page /archive/articles?_search=WORD (HTML: 20 results with marked "
         f"snippets, exact count, site/year/byline facets), whole request in-process, ms; "
         f"arrays loaded at startup in {result['search_page_startup_ms']:,.0f} ms:")
-    out(f"  {'word':14} {'articles':>9}   {'newest':>7} {'(first)':>7}   {'relevance':>9}   "
-        f"{'2020-2021':>9}")
+    out(f"  {'word':14} {'articles':>9}   {'newest':>7} {'max':>5} {'page 2':>6}   "
+        f"{'relevance':>9}   {'2020-2021':>9}")
     for row in result["words"]:
         h = pages[row["word"]]["html"]
         row["html"] = h
         out(f"  {row['word']:14} {row['docs']:>9,}   {h['newest']['median_ms']:>7.0f} "
-            f"{h['newest']['first_ms']:>7.0f}   {h['relevance']['median_ms']:>9.0f}   "
-            f"{h['range']['median_ms']:>9.0f}")
-    out("  newest = median of 5 (first = the first of them); relevance = _sort=relevance "
-        "(bm25 over every hit); 2020-2021 = from=01/01/2020&to=31/12/2021")
+            f"{h['newest']['max_ms']:>5.0f} {h['newest']['page2_ms']:>6.0f}   "
+            f"{h['relevance']['median_ms']:>9.0f}   {h['range']['median_ms']:>9.0f}")
+    out("  newest = median of 5 requests, none reusing another's hits (max = the slowest); "
+        "page 2 = the next page, which reuses the hits; relevance = _sort=relevance (bm25 "
+        "over every hit); 2020-2021 = from=01/01/2020&to=31/12/2021")
     conn.close()
     return result
 
