@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .store import pid_alive
 
@@ -62,23 +63,27 @@ def site_statuses(db: Path, *, overdue_hours: float = DEFAULT_OVERDUE_HOURS,
                   now: datetime | None = None) -> list[SiteStatus]:
     """One SiteStatus per site that any crawl of the archive covered, by site name."""
     now = now or datetime.now(UTC)
+    from .sites import load_sites
+
+    registry = load_sites()
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
-    try:
-        rows = [dict(r) for r in conn.execute("select * from crawls order by id")]
-    finally:
-        conn.close()
     last: dict[str, dict] = {}
     success: dict[str, dict] = {}
-    for row in rows:
-        try:
-            sites = json.loads(row.get("sites") or "[]")
-        except ValueError:
-            sites = []
-        for site in sites:
-            last[site] = row
-            if row.get("status") == "finished":
-                success[site] = row
+    try:
+        for row in [dict(r) for r in conn.execute("select * from crawls order by id")]:
+            try:
+                sites = json.loads(row.get("sites") or "[]")
+            except ValueError:
+                sites = []
+            for site in sites:
+                hosts = registry[site].hosts if site in registry else [site]
+                mine = row if len(sites) == 1 else _site_row(conn, row, hosts)
+                last[site] = mine
+                if mine.get("status") == "finished":
+                    success[site] = mine
+    finally:
+        conn.close()
     out = []
     for site in sorted(last):
         row, ok = last[site], success.get(site)
@@ -88,6 +93,31 @@ def site_statuses(db: Path, *, overdue_hours: float = DEFAULT_OVERDUE_HOURS,
         failing = not (result == "ok" or result.startswith(("partial", "running")))
         out.append(SiteStatus(site, row, ok, result, overdue, failing))
     return out
+
+
+def _site_row(conn: sqlite3.Connection, row: dict, hosts: list[str]) -> dict:
+    """A crawl of several sites as one of them saw it: its own new, changed and gone
+    articles and errors (the rows it got in that crawl); ``failed`` if it got errors and
+    no article was archived or seen again."""
+    marks = ", ".join("?" * len(hosts))
+
+    def count(sql: str) -> int:
+        return conn.execute(sql.format(marks=marks), [row["id"], *hosts]).fetchone()[0]
+
+    seen = count("select count(*) from articles where last_crawl = ? and site in ({marks})")
+    errors = sum(1 for (url,) in conn.execute(
+        "select url from fetch_errors where crawl_id = ?", [row["id"]])
+        if urlsplit(url).netloc.lower() in hosts)
+    mine = dict(row, errors=errors, articles_new=count(
+        "select count(*) from articles where first_crawl = ? and site in ({marks})"),
+        articles_changed=count(
+            "select count(*) from article_versions v join articles a on a.id = v.article_id "
+            "where v.crawl_id = ? and v.version > 1 and a.site in ({marks})"),
+        articles_gone=count("select count(*) from articles where last_crawl = ? and "
+                            "status = 'gone' and site in ({marks})"))
+    if row.get("status") == "finished" and errors and not seen:
+        mine["status"] = "failed"
+    return mine
 
 
 def _ago(when: datetime | None, now: datetime) -> str:

@@ -336,6 +336,23 @@ def test_status_last_run_per_site_overdue_and_failing(tmp_path):
     assert site_statuses(db, now=now, overdue_hours=10)[0].overdue is True  # broken
 
 
+def test_status_of_a_crawl_of_several_sites_is_per_site(tmp_path, record_factory):
+    db = tmp_path / "archive.db"
+    with Archive(db) as archive:
+        crawl_id = archive.start_crawl(["a.gov.vn", "b.gov.vn"], {})
+        for n in (1, 2):
+            archive.save_article(record_factory(
+                url=f"https://a.gov.vn/Pages/chi-tiet-tin-tuc.aspx?ItemID={n}",
+                title=f"Tin {n}"), crawl_id=crawl_id)
+        archive.record_error(crawl_id, "https://b.gov.vn/", "DNSLookupError: no such host")
+        archive.finish_crawl(crawl_id, "finished")
+    statuses = {s.site: s for s in site_statuses(db)}
+    a, b = statuses["a.gov.vn"], statuses["b.gov.vn"]
+    assert (a.result, a.last["articles_new"], a.last["errors"], a.failing) == ("ok", 2, 0, False)
+    assert (b.result, b.last["articles_new"], b.last["errors"], b.failing) == ("failed", 0, 1, True)
+    assert b.overdue and not a.overdue  # b never succeeded
+
+
 def test_old_logs_rotated(tmp_path):
     for i in range(35):
         path = tmp_path / f"crawl-20260101-0000{i:02d}-{i}.log"
