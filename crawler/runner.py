@@ -16,6 +16,7 @@ line carries its id) and the spider runs in this process. Scrapyd jobs come here
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -174,14 +175,17 @@ def site_keys(spider_kwargs: dict) -> list[str]:
     return keys
 
 
-def validate(spider_kwargs: dict, db: Path, overrides: list[str] | None = None
-             ) -> tuple[list[str], dict[str, str], list[str]]:
+def validate(spider_kwargs: dict, db: Path, overrides: list[str] | None = None,
+             log_level: str = "INFO") -> tuple[list[str], dict[str, str], list[str]]:
     """Every check that needs no network: (site keys, setting overrides, warnings)."""
     if spider_kwargs.get("start_url"):
         check_start_url(spider_kwargs["start_url"])
         check_family(spider_kwargs.get("family") or "auto")
     keys = site_keys(spider_kwargs)
     values, warnings = parse_overrides(overrides or [])
+    level = values.get("LOG_LEVEL", log_level)
+    if not isinstance(logging.getLevelName(str(level).upper()), int):
+        raise UsageError(f"log level {level!r}: one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     check_archive_writable(db)
     return keys, values, warnings
 
@@ -203,7 +207,13 @@ def _settings(db: Path, values: dict[str, str], log_level: str):
 
 def _prune_logs(logs: Path, keep: int) -> None:
     """Only the newest ``keep`` crawl logs stay (the one about to be written included)."""
-    old = sorted(logs.glob("crawl-*.log"), key=lambda p: (p.stat().st_mtime, p.name))
+    def age(path: Path) -> tuple[float, str]:
+        try:
+            return path.stat().st_mtime, path.name
+        except OSError:  # removed meanwhile by another crawl's pruning
+            return 0.0, path.name
+
+    old = sorted(logs.glob("crawl-*.log"), key=age)
     for path in old[: max(0, len(old) - max(keep, 1) + 1)]:
         try:
             path.unlink()
@@ -218,7 +228,7 @@ def run_crawl(spider_kwargs: dict, db: Path, overrides: list[str] | None = None,
     return the crawl's row from the archive (plus ``log_file`` and ``reasons``: the most
     frequent fetch error reasons). Raises UsageError or LockHeld before anything starts.
     The log goes to ``logs/`` beside the archive unless ``log_file`` names it."""
-    keys, values, warnings = validate(spider_kwargs, db, overrides)
+    keys, values, warnings = validate(spider_kwargs, db, overrides, log_level)
     for message in warnings:
         (warn or print)(message)
     # One site: LockHeld if another crawl has it. Several (--all at night): the ones
@@ -256,8 +266,6 @@ def without_sites(spider_kwargs: dict, skipped: set[str]) -> dict:
 
 
 def _run_locked(spider_kwargs, db, keys, values, log_level, log_file=None) -> dict:
-    import logging
-
     from scrapy.crawler import CrawlerProcess
 
     from spiders.portal import PortalSpider
@@ -279,7 +287,7 @@ def _run_locked(spider_kwargs, db, keys, values, log_level, log_file=None) -> di
     # Our own log handler, not Scrapy's: it names the file after the crawl and puts the
     # crawl id on every line, the lines logged before the crawl's row exists included.
     log = CrawlLog(logs, settings.get("LOG_DATEFORMAT"), path=log_file)
-    log.setLevel(settings.get("LOG_LEVEL"))
+    log.setLevel(str(settings.get("LOG_LEVEL")).upper())
     error = None
     crawler = None
     logging.root.addHandler(log)

@@ -72,6 +72,7 @@ def one_line(err: str) -> str:
     (["no-such-site"], "unknown site(s) no-such-site"),
     (["backan-sgddt", "--all"], "give site names, --all or --start-url, not site names and --all"),
     (["backan-sgddt", "--family", "liferay"], "--family applies to --start-url"),
+    (["--start-url", "https://x.gov.vn/", "--log-level", "chatty"], "log level 'chatty'"),
 ])
 def test_input_mistakes_are_one_line_before_anything_starts(tmp_path, args, says):
     db = tmp_path / "a" / "archive.db"
