@@ -46,8 +46,8 @@ from .store import Archive, utc_now
 logger = logging.getLogger(__name__)
 
 # Outcomes of a URL in the frontier.
-ARTICLE, LISTING, PAGE, ERROR, SKIPPED, REDIRECT, DROPPED = (
-    "article", "listing", "page", "error", "skipped", "redirect", "dropped")
+ARTICLE, LISTING, NEXT, PAGE, ERROR, SKIPPED, REDIRECT, DROPPED = (
+    "article", "listing", "next", "page", "error", "skipped", "redirect", "dropped")
 # Done in the current run: never asked again in it (a resumed run included). Pages and
 # listings are walked again on resume: their links are what leads to the rest.
 _FINAL = {ARTICLE, ERROR, SKIPPED, REDIRECT}
@@ -266,22 +266,27 @@ class CrawlState:
                 by_key[row.key] = row
         for row in by_key.values():
             self.known.add(row.key)
-            if row.key in start:
-                continue  # start pages: always asked for
+            if row.key in start or row.kind == "robots":
+                continue  # start pages: always asked for; robots.txt: Scrapy's own
             current = row.run == run
             if current and row.state == "pending":
                 self.seen.add(row.key)
                 self.scheduled.append(row)
             elif current and row.outcome in _FINAL:
                 self.seen.add(row.key)
+            elif row.outcome == LISTING:
+                # Listings, feeds, sitemaps: every run, from a fresh GET, even when the
+                # pages that led to them are not read again (a sub-site's home page).
+                self.seen.add(row.key)
+                self.scheduled.append(row)
             elif current:
-                continue  # a listing or page of this run: walked again
+                continue  # a listing's later page or a page of this run: walked again
             elif row.outcome == ARTICLE:
                 self.seen.add(row.key)
                 if mode == "full" or self._due(row):
                     self.scheduled.append(row)
-            elif row.outcome in (LISTING, None) or row.kind != "page" or mode == "full":
-                continue  # listings, feeds, sitemaps: every run
+            elif row.outcome in (NEXT, None) or mode == "full":
+                continue  # a listing's later pages: reached by walking it
             elif not self._due(row):
                 self.seen.add(row.key)
 
@@ -378,7 +383,7 @@ class CrawlState:
                     "outcome, article_id, etag, last_modified, fetched_at) values "
                     "(?, ?, ?, ?, ?, 0, ?, 'done', ?, ?, ?, ?, ?) on conflict(key) do update set "
                     "state = 'done', run = excluded.run, outcome = case when "
-                    "frontier.outcome = 'listing' and excluded.outcome = 'page' then 'listing' "
+                    "frontier.outcome = 'listing' and excluded.outcome in ('page', 'next') then 'listing' "
                     "else excluded.outcome end, "
                     "url = case when excluded.article_id is not null then excluded.url else "
                     "frontier.url end, article_id = coalesce(excluded.article_id, "

@@ -18,13 +18,23 @@ from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from form2request import form2request
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from crawler.extract import detect_family, extract_record, read_page
-from crawler.frontier import ARTICLE, LISTING, PAGE, SKIPPED, CrawlState, host_of, page_number
+from crawler.frontier import (
+    ARTICLE,
+    LISTING,
+    NEXT,
+    PAGE,
+    SKIPPED,
+    CrawlState,
+    host_of,
+    page_number,
+)
 from crawler.items import ArticleItem, FetchErrorItem, NotModifiedItem
 from crawler.profiles import load
 from crawler.sites import Site, adhoc_site, load_sites
@@ -78,6 +88,10 @@ class PortalSpider(scrapy.Spider):
         if spider.full:
             spider.state.full_requested = True
         spider.hop_limit = spider.state.hop_limit
+        # Sitemaps are read from the robots.txt Scrapy fetches to obey it: one fetch a host.
+        spider.own_robots = not crawler.settings.getbool("ROBOTSTXT_OBEY")
+        spider.held_sitemaps = {}
+        crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         return spider
 
     @property
@@ -97,7 +111,7 @@ class PortalSpider(scrapy.Spider):
         for site in self.sites:
             for url in site.start_urls:
                 yield self._request(url, site, hops=0, priority=5, force=True)
-            for host in site.hosts:
+            for host in site.hosts if self.own_robots else ():
                 scheme = urlsplit(site.start_urls[0]).scheme
                 request = self._request(f"{scheme}://{host}/robots.txt", site, hops=0,
                                         priority=30, callback=self.parse_robots, kind="robots")
@@ -215,6 +229,7 @@ class PortalSpider(scrapy.Spider):
                 self.logger.info("site %s recognized as family %s", site.key, known)
         hops = response.meta.get("hops", 0)
         fam = self.profiles.family(known) if known else None
+        yield from self._sitemaps(self.held_sitemaps.pop(site.key, []), site)
         follow = list(self._links(page.root, response, site, known, hops)) if page.root is not None else []
         # Out-links are claimed (queued in the frontier) before this page is done.
         tally = {"new": 0, "same_head": self._watermark(page.root, response, site, fam)}
@@ -233,19 +248,29 @@ class PortalSpider(scrapy.Spider):
                 content_type=ctype, keys=self._keys(response), **self._validators(response),
             )
         else:
-            # A listing (asked for every run): a start page, a listing's page, or a page
-            # that led to new articles (a sub-site's home page).
-            listing = (hops == 0 or "page_no" in response.meta or "postback" in response.meta
-                       or bool(fam and fam.is_listing_url(response.url)) or tally["new"] > 0)
-            self._done(response, LISTING if listing else PAGE)
+            self._done(response, self._page_kind(response, fam, hops, tally["new"]))
         yield from requests
+
+    @staticmethod
+    def _page_kind(response, fam, hops: int, new_articles: int) -> str:
+        """NEXT: a listing's later page (reached by walking the listing); LISTING (asked
+        for every run): a start page, a page of the family's listing shape, or, where
+        the family names no listing shape, a page that led to new articles; else PAGE."""
+        meta = response.meta
+        if "cont" in meta or "postback" in meta:
+            return NEXT
+        if hops == 0 or (fam is not None and fam.is_listing_url(response.url)):
+            return LISTING
+        if (fam is None or not fam.listing_url) and new_articles:
+            return LISTING
+        return PAGE
 
     def _watermark(self, root, response, site: Site, fam) -> bool:
         """On a listing's first page, note its newest article (the watermark); True when a
         nightly run finds the same one on top as last time."""
         meta = response.meta
         if (root is None or fam is None or not fam.is_listing_url(response.url)
-                or "page_no" in meta or "postback" in meta or page_number(response.url) != 1
+                or "cont" in meta or "postback" in meta or page_number(response.url) != 1
                 or _PAGE_PARAM.search(response.url)):
             return False
         base = root.xpath("string(//base/@href)") or response.url
@@ -329,21 +354,24 @@ class PortalSpider(scrapy.Spider):
         tally["new"] = new_articles
         if tally.get("same_head") and not new_articles:
             continuations = []  # the listing's newest article is still its watermark
-        yield from self._continue(continuations, root, response, site, hops, new_articles)
+        yield from self._continue(continuations, root, response, site, fam, hops)
 
-    def _continue(self, continuations, root, response, site: Site, hops: int,
-                  new_articles: int):
+    def _continue(self, continuations, root, response, site: Site, fam, hops: int):
         """Pagination. A full run follows every page link; a nightly run walks a listing
-        newest first, one next page at a time, and stops after K pages with nothing new."""
-        meta = {}
-        if self.state.is_nightly(site.key):
-            stale = 0 if new_articles else response.meta.get("stale", 0) + 1
+        newest first, one next page at a time, and stops after K pages with nothing new
+        (no article the archive did not hold when the run began, other than those earlier
+        pages of this walk showed: a sidebar of the newest articles repeats on every page)."""
+        meta = {"cont": True}
+        if continuations and self.state.is_nightly(site.key):
+            counted = response.meta.get("counted", frozenset())
+            fresh = self._fresh_articles(root, response, site, fam) - counted
+            stale = 0 if fresh else response.meta.get("stale", 0) + 1
             if stale >= self.state.stale_pages_of(site.key):
                 return
             current = response.meta.get("page_no") or page_number(response.url)
-            nexts = [c for c in continuations if self._is_next(c, current)]
-            continuations = nexts
-            meta = {"stale": stale, "page_no": current + 1}
+            continuations = [c for c in continuations if self._is_next(c, current)]
+            meta = {"cont": True, "stale": stale, "page_no": current + 1,
+                    "counted": counted | fresh}
         for kind, target, _text in continuations:
             if kind == "postback":
                 request = self._postback(root, response, site, target, hops, meta)
@@ -355,6 +383,20 @@ class PortalSpider(scrapy.Spider):
                     self.state.hrefs_decided.add((site.key, href))
             if request is not None:
                 yield request
+
+    def _fresh_articles(self, root, response, site: Site, fam) -> frozenset:
+        """Keys of the articles this page links that the archive did not hold when the run
+        began (every link of the page, those decided on earlier pages included)."""
+        base = root.xpath("string(//base/@href)") or response.url
+        family = fam.name if fam else None
+        out = set()
+        for href in root.xpath("//a/@href"):
+            url = urljoin(base, href.strip()).split("#", 1)[0]
+            if (fam is None or fam.is_article_url(url)) and self._allowed(url, site):
+                key = self.state.key_of(url, family)
+                if self.state.is_new(key):
+                    out.add(key)
+        return frozenset(out)
 
     def _is_next(self, continuation, current: int) -> bool:
         kind, target, text = continuation
@@ -407,6 +449,27 @@ class PortalSpider(scrapy.Spider):
                 requests.append(self._request(url, site, hops=1, priority=20))
         self._done(response, LISTING)
         yield from (r for r in requests if r is not None)
+
+    def robots_parsed(self, robotparser, request):  # noqa: ANN001
+        """Scrapy read a host's robots.txt (to obey it): its sitemaps are listings too."""
+        site = self.state.site_of_url(request.url)
+        rules = getattr(robotparser, "rp", None)  # Protego, Scrapy's default parser
+        if site is None or rules is None:
+            return
+        urls = [urljoin(request.url, url.strip()) for url in rules.sitemaps]
+        if self.state.family.get(site.key) is None:
+            # Its links get the family's keys once the first page tells the family.
+            self.held_sitemaps.setdefault(site.key, []).extend(urls)
+            return
+        for sitemap in self._sitemaps(urls, site):
+            self.crawler.engine.crawl(sitemap)
+
+    def _sitemaps(self, urls: list[str], site: Site):
+        for url in urls:
+            if self._allowed(url, site, check_ext=False):
+                sitemap = self._request(url, site, hops=1, priority=15, kind="sitemap")
+                if sitemap is not None:
+                    yield sitemap
 
     def parse_robots(self, response):
         site = self.state.site_of_url(response.url)
