@@ -38,6 +38,11 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
+def host_of(url: str) -> str:
+    """The one helper for a URL's host: ``host[:port]``, lowercased, as sites are keyed."""
+    return urlsplit(url).netloc.lower()
+
+
 class BadURL(ValueError):
     """The URL cannot identify an article (no http(s) scheme or no host)."""
 

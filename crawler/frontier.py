@@ -35,12 +35,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 from scrapy.dupefilters import BaseDupeFilter
 from scrapy.utils.request import fingerprint
 
-from .canonical import BadURL, canonical_url
+from .canonical import BadURL, canonical_url, host_of
 from .store import Archive, utc_now
 
 logger = logging.getLogger(__name__)
@@ -53,11 +52,6 @@ ARTICLE, LISTING, NEXT, PAGE, ERROR, SKIPPED, REDIRECT, DROPPED = (
 _FINAL = {ARTICLE, ERROR, SKIPPED, REDIRECT}
 FLUSH_EVERY = 2.0  # seconds: buffered frontier rows are written at least this often
 FLUSH_SIZE = 2000
-
-
-def host_of(url: str) -> str:
-    """The one helper for a URL's host (``host:port`` as sites and the registry key it)."""
-    return urlsplit(url).netloc.lower()
 
 
 @lru_cache(maxsize=200_000)

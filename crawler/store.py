@@ -18,12 +18,11 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .canonical import BadURL, canonical_url, url_key
+from .canonical import BadURL, canonical_url, host_of, url_key
 from .text import INVISIBLE, clean
 
 SCHEMA_VERSION = 7
@@ -515,7 +514,7 @@ class Archive:
         except InvalidRecord as exc:
             self.record_error(crawl_id, str(raw_url or "?"), f"invalid record: {exc}")
             raise
-        site = urlparse_host(url)
+        site = host_of(url)
         warnings = [str(w) for w in record.get("warnings") or []]
         digest = content_hash(content)
         with self.db.atomic():
@@ -700,7 +699,7 @@ class Archive:
         if hit:
             return hit[0]
         try:
-            host = urlparse_host(canonical_url(url))
+            host = host_of(canonical_url(url))
         except BadURL:
             return None
         site = self.db.execute("select family from sites where host = ?", [host]).fetchone()
@@ -791,10 +790,6 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def urlparse_host(url: str) -> str:
-    return urlsplit(url).netloc.lower()
 
 
 # --------------------------------------------------------------------------- search
