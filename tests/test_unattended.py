@@ -376,3 +376,28 @@ def test_demo_on_a_busy_port_says_so_and_archives_nothing(tmp_path):
     assert out.returncode == 2
     assert one_line(out.stderr).startswith(f"crawler demo: port {port} on 127.0.0.1 is taken")
     assert not (tmp_path / "a.db").exists()  # never a second demo site
+
+
+def test_make_demo_with_port_8931_taken_fails_in_one_line():
+    archive = ROOT / "data" / "archive.db"
+    before = archive.stat().st_mtime_ns if archive.exists() else None
+    busy = socket.socket()
+    try:
+        busy.bind(("127.0.0.1", 8931))
+        busy.listen()
+    except OSError:
+        pass  # someone else holds it: taken all the same
+    try:
+        # -o: the virtualenv is there; do not reinstall it for this.
+        out = subprocess.run(["make", "-s", "-o", ".venv/.installed", "demo"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        busy.close()
+    assert out.returncode != 0
+    ours = [x for x in out.stderr.splitlines() if not x.startswith("make")]
+    assert ours == ["crawler demo: port 8931 on 127.0.0.1 is taken (Address already in use); "
+                    "stop what holds it (another demo?) and run again"], out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""
+    after = archive.stat().st_mtime_ns if archive.exists() else None
+    assert after == before  # no duplicate demo site, nothing written
+
