@@ -33,7 +33,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from scrapy.dupefilters import BaseDupeFilter
@@ -146,6 +146,12 @@ class CrawlState:
         self.resumed: dict[str, bool] = {}
         self.scheduled: list[Row] = []  # what start() requests before the start URLs
         self.watermarks: dict[tuple[str, str], str] = {}
+        # Site templates (crawler/templates.py), per host: stored ones from earlier runs,
+        # relearned from the first TEMPLATE_LEARN_PAGES pages of this run, then kept.
+        self.templates: dict = {}
+        self.learners: dict = {}
+        self.template_pages = settings.getint("TEMPLATE_LEARN_PAGES", 40)
+        self.stored_templates: set[str] = set()  # hosts whose template an earlier run kept
         self.archive: Archive | None = None
         self.crawl_id: int | None = None
         self._buffer: list[tuple] = []  # ("pending"|"done"|"mark", values) in order
@@ -235,6 +241,11 @@ class CrawlState:
                     "excluded.started end, finished = null, crawl_id = excluded.crawl_id",
                     [key, run, mode, self.family.get(key), utc_now(), crawl_id])
             self._load(key, site, run, mode)
+            for host in site.hosts:
+                stored = self.archive.load_template(host)
+                if stored:
+                    self.templates[host] = stored
+                    self.stored_templates.add(host)
             for (listing, newest) in db.execute(
                     "select listing, newest from frontier_marks where site = ?", [key]):
                 self.watermarks[(key, listing)] = newest
@@ -393,12 +404,46 @@ class CrawlState:
                     "newest = excluded.newest, seen_at = excluded.seen_at, "
                     "crawl_id = excluded.crawl_id", values)
 
+    def template_for(self, host: str, root):  # noqa: ANN001, ANN201
+        """The host's template for this page; the page teaches it while the run's learner
+        has seen fewer than TEMPLATE_LEARN_PAGES pages (call before extraction, which
+        rearranges the tree)."""
+        from .templates import TemplateLearner
+
+        learner = self.learners.get(host)
+        if learner is None:
+            learner = self.learners[host] = TemplateLearner()
+        if root is not None and learner.pages < self.template_pages:
+            learner.observe(root)
+            if learner.pages >= learner.min_pages and (
+                    learner.pages % 5 == 0 or learner.pages == self.template_pages):
+                self.templates[host] = learner.template()
+        return self.templates.get(host)
+
+    def template_pending(self, host: str) -> bool:
+        """The host has no stored template and this run is still learning it (fewer than
+        TEMPLATE_LEARN_PAGES pages seen): its articles wait for the template (the spider
+        holds them, bounded by that number) rather than keep its chrome."""
+        if host in self.stored_templates:
+            return False
+        learner = self.learners.get(host)
+        return learner is None or learner.pages < self.template_pages
+
     def finish(self, reason: str) -> None:
         """Write what is buffered; a run that ended normally is finished (the next one is
-        new), any other end (shutdown, kill) leaves it to be resumed."""
+        new), any other end (shutdown, kill) leaves it to be resumed. Templates learned
+        from enough pages are kept with their site."""
         if self.archive is None:
             return
         db = self.archive.db
+        for host, learner in self.learners.items():
+            # A short nightly run learns from few pages: it does not replace a template
+            # learned from more.
+            if host in self.stored_templates and learner.pages < self.template_pages:
+                continue
+            template = learner.template()
+            if template:
+                self.archive.save_template(host, template)
         with db.atomic():
             self._write()
             for key in self.sites:
@@ -408,12 +453,9 @@ class CrawlState:
                     # Left pending in a finished run: dropped on the way (a duplicate
                     # redirect, an off-site answer); nothing to resume.
                     db.execute("update frontier set state = 'done', outcome = coalesce("
-                               "outcome, 'dropped') where site = ? and state = 'pending'", [key])
+                               "outcome, ?) where site = ? and state = 'pending'", [DROPPED, key])
                     db.execute("update frontier_sites set finished = ? where site = ?",
                                [utc_now(), key])
-
-    def since(self, days: float) -> str:
-        return (self._now - timedelta(days=days)).isoformat(timespec="seconds")
 
 
 class FrontierDupeFilter(BaseDupeFilter):
