@@ -190,6 +190,19 @@ def test_canned_queries(served):
     found = server.json("/archive/search_by_date.json", _shape="array", q="uy ban",
                         date_from="2024-01-01", date_to="2024-12-31")
     assert [r["id"] for r in found] == [ids[3]]
+    # Dates as Vietnamese readers type them; empty words or dates mean no limit.
+    found = server.json("/archive/search_by_date.json", _shape="array", q="uy ban",
+                        date_from="01/01/2022", date_to="31/12/2023")
+    assert [r["id"] for r in found] == [ids[2]]
+    found = server.json("/archive/search_by_date.json", _shape="array", q="",
+                        date_from="", date_to="")
+    assert [r["id"] for r in found] == [ids[4], ids[3], ids[2], ids[1]]
+    page = server.client.get("/archive/search_by_date", params={"q": "", "date_from": "",
+                                                                "date_to": ""})
+    assert page.status_code == 200 and "fts5" not in page.text
+    first_open = server.client.get("/archive/search_by_date")
+    assert first_open.status_code == 200 and "fts5" not in first_open.text
+    assert f'<a href="/archive/articles/{ids[3]}">Hòa Bình tập huấn</a>' in page.text
     changed = server.json("/archive/changed_after_publication.json", _shape="array")
     assert [(r["id"], r["versions"]) for r in changed] == [(ids[2], 2)]
     months = server.json("/archive/articles_per_site_per_month.json", _shape="array")
