@@ -123,9 +123,12 @@ _YEAR = re.compile(r"^\s*(\d{4})\s*$")
 _EPOCH = datetime(1900, 1, 1)
 
 
-def vn_date(value: str | None, *, with_time: bool = True) -> str:
-    """A stored date as Vietnamese readers write it: ``11/09/2023``, ``11/09/2023 08:30``.
-    Text that is no ISO date is returned as it is."""
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+
+def vn_date(value: str | None, *, with_time: bool = True, weekday: bool = False) -> str:
+    """A stored date as Vietnamese readers write it: ``11/09/2023``, ``11/09/2023 08:30``,
+    with ``weekday`` ``Thứ Hai, 11/09/2023``. Text that is no ISO date is returned as it is."""
     if not value:
         return ""
     m = _ISO.match(value)
@@ -133,6 +136,11 @@ def vn_date(value: str | None, *, with_time: bool = True) -> str:
         return value
     y, mo, d, hh, mm, _ss = m.groups()
     out = f"{d}/{mo}/{y}"
+    if weekday:
+        try:
+            out = f"{WEEKDAYS[date(int(y), int(mo), int(d)).weekday()]}, {out}"
+        except ValueError:
+            pass
     if with_time and hh is not None:
         out += f" {hh}:{mm}"
     return out

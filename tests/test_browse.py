@@ -126,7 +126,7 @@ def test_article_page_in_a_browser(served, tmp_path):
     server, ids = served
     dom = rendered(f"{server.base}/archive/articles/{ids[1]}", tmp_path)
     assert text(dom.cssselect("h1.article-title")[0]) == "Lễ khai giảng năm học mới tại Chợ Mới"
-    assert text(dom.cssselect(".article-meta")[0]) == "05/09/2023 · Sở GD&ĐT Bắc Kạn · Ngọc Tú"
+    assert text(dom.cssselect(".article-meta")[0]) == "Thứ Ba, 05/09/2023 · Sở GD&ĐT Bắc Kạn · Ngọc Tú"
     body = dom.cssselect(".article-body")[0]
     assert [text(p) for p in body.cssselect("p")] == [
         "Sáng 5/9, các trường tổ chức lễ khai giảng.", "Học sinh đến trường đông đủ."]

@@ -137,6 +137,8 @@ def test_dates_snippets_and_diffs():
     assert vn_date("2023-09-11") == "11/09/2023"
     assert vn_date("2023-09-11T08:30:00+07:00") == "11/09/2023 08:30"
     assert vn_date("tháng 9") == "tháng 9"
+    assert vn_date("2023-09-11", weekday=True) == "Thứ Hai, 11/09/2023"
+    assert vn_date("2023-09-17T08:30:00+07:00", weekday=True) == "Chủ Nhật, 17/09/2023 08:30"
     assert parse_day("31/12/2022") == date(2022, 12, 31)
     assert parse_day("1/2/2022") == date(2022, 2, 1)
     assert parse_day("2022-02-01") == date(2022, 2, 1)

@@ -215,7 +215,7 @@ def test_article_page_reads_as_an_article(served):
     assert r.status_code == 200
     html = r.text
     assert '<h1 class="article-title">Hội nghị giáo dục và đào tạo</h1>' in html
-    assert '<span class="article-date">11/09/2023</span>' in html
+    assert '<span class="article-date">Thứ Hai, 11/09/2023</span>' in html
     assert '<span class="article-site" title="sgddt.backan.gov.vn">Sở GD&amp;ĐT Bắc Kạn</span>' in html
     assert '<span class="article-byline">Ngọc Tú</span>' in html
     # Paragraphs, escaped; the image in the text with its caption under it.

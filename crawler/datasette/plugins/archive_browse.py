@@ -327,7 +327,7 @@ async def article_page(request, datasette):
     context = {
         "database": DB, "table": "articles", "a": a, "v": v, "blocks": blocks,
         "attachments": [x for x in attachments if isinstance(x, dict) and x.get("url")],
-        "date": vn_date(v["published"]) or "no publication date",
+        "date": vn_date(v["published"], weekday=True) or "no publication date",
         "site": a["site_name"] or a["site"], "versions": [
             dict(x, fetched=utc_label(x["fetched_at"]),
                  href=datasette.urls.row(DB, "articles", a["id"]) + f"?version={x['version']}")
