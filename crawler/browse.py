@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import sqlite3
 import threading
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -215,6 +217,22 @@ class Results:
     facets: dict[str, list[tuple[object, int]]] = field(default_factory=dict)
 
 
+@contextmanager
+def _long_values(conn):
+    """Our own hit and id lists may be longer than the per-connection value limit the
+    server sets for everyone's queries (8 bytes an article): lifted for them only."""
+    try:
+        old = conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH)
+    except (AttributeError, sqlite3.Error):
+        yield
+        return
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2_000_000_000)
+    try:
+        yield
+    finally:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, old)
+
+
 def _ids(text: str | None) -> np.ndarray:
     if not text:
         return np.zeros(0, dtype=np.int64)
@@ -280,10 +298,11 @@ class FacetIndex:
             if signature == self.signature:
                 return
             self.recent = {}
-            if self.signature is None or (top_id or 0) < (self.signature[0] or 0):
-                self._load_all(conn, top_id or 0)
-            else:
-                self._load_since(conn, self.signature)
+            with _long_values(conn):
+                if self.signature is None or (top_id or 0) < (self.signature[0] or 0):
+                    self._load_all(conn, top_id or 0)
+                else:
+                    self._load_since(conn, self.signature)
             self.signature = signature
 
     def _load_all(self, conn, top_id: int) -> None:
@@ -329,10 +348,11 @@ class FacetIndex:
         if match in self.recent:
             return self.recent[match]
         try:
-            text = conn.execute(
-                "select group_concat(rowid) from articles_fts where articles_fts match ?",
-                [match]).fetchone()[0]
-        except Exception as exc:  # sqlite3.OperationalError: fts5 syntax
+            with _long_values(conn):
+                text = conn.execute(
+                    "select group_concat(rowid) from articles_fts where articles_fts match ?",
+                    [match]).fetchone()[0]
+        except sqlite3.OperationalError as exc:  # fts5 syntax
             if "interrupted" in str(exc):
                 raise
             raise SearchError(f"cannot search for {search.q!r}: {exc}") from exc
