@@ -230,6 +230,8 @@ def test_article_page_reads_as_an_article(served):
     assert ('<a href="https://sgddt.backan.gov.vn/Documents/ke-hoach.pdf" rel="nofollow noopener">'
             "Kế hoạch năm học</a>") in html
     assert "<dt>First archived</dt><dd>01/04/2024 00:00 UTC</dd>" in html
+    assert (f'Archived 01/04/2024 00:00 UTC: <a href="{server.base}/archive/articles/{ids[1]}">'
+            in html)
     # No row table under the article (Datasette's row page is at .json / the table).
     assert "rows-and-columns" not in html
     # Other tables keep Datasette's ordinary row page.

@@ -337,6 +337,9 @@ async def article_page(request, datasette):
         "first_seen": utc_label(a["first_seen"]), "last_seen": utc_label(a["last_seen"]),
         "gone_since": utc_label(a["gone_since"]),
         "json_url": datasette.urls.row(DB, "articles", a["id"], format="json"),
+        "cite_url": datasette.absolute_url(request, datasette.urls.row(DB, "articles", a["id"])
+                                           + ("" if v["version"] == a["version"]
+                                              else f"?version={v['version']}")),
         "versions_url": datasette.urls.table(DB, "article_versions")
         + f"?article_id={a['id']}",
         "search_url": datasette.urls.table(DB, "articles"),
