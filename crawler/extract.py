@@ -917,6 +917,15 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
     else:
         dropped = []
     _assign_date(root, rec, [], container, dropped, near=lambda: date_texts)
+    if rec.warnings_has("no_date") and not strict and not rules.is_article_url(rec.url):
+        # No date anywhere and no article-shaped URL: a static page ("Giới thiệu",
+        # "Liên hệ", "Sơ đồ tổ chức"), not news.
+        title = rec.title
+        rec.__init__(url=rec.url, site=rec.site, family=rec.family,
+                     warnings=[w for w in rec.warnings if not w.startswith("no_date")])
+        rec.title = title
+        rec.warn("not_article")
+        return
     _images_before_body(title_el, container, rec, profiles)
     if container is not None:
         # The article's region: the element holding both the headline and the text.

@@ -118,7 +118,7 @@ _COMMON_KEYS = {"prune", "drop", "drop_class", "drop_id", "boilerplate", "attach
                 "image_skip"}
 _CRAWL_KEYS = {"deny", "postback_arg", "postback_target", "more_text"}
 _GENERIC_KEYS = {"title_candidates", "chrome_tags", "chrome_class", "date_skip_class",
-                 "block_tags", "paragraph_tags", "summary_class", "caption_class", "byline", "min_article_chars", "max_link_density"}
+                 "block_tags", "paragraph_tags", "summary_class", "caption_class", "byline", "article_url", "min_article_chars", "max_link_density"}
 
 
 class _Checker:
@@ -187,6 +187,14 @@ class GenericRules:
     byline: etree.XPath
     min_article_chars: int
     max_link_density: float
+    article_url: list[re.Pattern] = field(default_factory=list)
+
+    def is_article_url(self, url: str) -> bool:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        return any(p.search(tail) for p in self.article_url)
 
 
 @lru_cache(maxsize=4)
@@ -262,5 +270,7 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
             byline=chk.xpath("generic", "byline", chk.strings(gen, "generic", "byline")),
             min_article_chars=int(gen["min_article_chars"]),
             max_link_density=float(gen["max_link_density"]),
+            article_url=[chk.regex("generic", "article_url", p)
+                         for p in chk.strings(gen, "generic", "article_url")],
         ),
     )

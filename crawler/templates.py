@@ -112,13 +112,29 @@ class TemplateLearner:
         return SiteTemplate(frozenset(k for k, n in self.counts.items() if n >= need), self.pages)
 
 
+_RIGHT = re.compile(r"(?i)text-align\s*:\s*right|(^|\s)(text-right|text-end)(\s|$)")
+
+
 def _is_name(el, text: str) -> bool:
-    """A person's name as a byline (a one-author site repeats it on every page, and it is
-    not chrome): two to six capitalized words, no digits or colon, not a link or cell."""
+    """A byline (a one-author site repeats it on every page, and it is not chrome): a
+    person's name (two to six capitalized words, no digits or colon), or a short line
+    set as a signature (bold, italic or right-aligned: "Văn phòng Sở"); never a link,
+    list item or cell."""
+    if el.tag in ("a", "li", "td", "th") or len(text) > 60 or ":" in text:
+        return False
     words = text.replace("-", " ").split()
-    return (el.tag not in ("a", "li", "td", "th") and 2 <= len(words) <= 6
-            and all(w[:1].isupper() for w in words) and not _DIGITS.search(text)
-            and ":" not in text)
+    if 2 <= len(words) <= 6 and all(w[:1].isupper() for w in words) and not _DIGITS.search(text):
+        return True
+    if len(words) > 8:
+        return False
+    for node in (el, el.getparent()):
+        if node is None:
+            break
+        if node.tag in ("b", "strong", "em", "i") or _RIGHT.search(
+                f"{node.get('style') or ''} {node.get('class') or ''}") or (
+                (node.get("align") or "").lower() == "right"):
+            return True
+    return False
 
 
 def strip_template(root, template: SiteTemplate, keep=(), scope=None) -> int:

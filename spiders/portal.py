@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from form2request import form2request
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Request, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
@@ -92,6 +92,8 @@ class PortalSpider(scrapy.Spider):
         spider.own_robots = not crawler.settings.getbool("ROBOTSTXT_OBEY")
         spider.held_sitemaps = {}
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
+        spider.held = {}  # host -> [(bytes, content type, ArticleItem)] awaiting a template
+        crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
     @property
@@ -234,22 +236,69 @@ class PortalSpider(scrapy.Spider):
         # Out-links are claimed (queued in the frontier) before this page is done.
         tally = {"new": 0, "same_head": self._watermark(page.root, response, site, fam)}
         requests = list(self._requests(follow, page.root, response, site, fam, hops, tally))
-        rec = extract_record(page, response.url, profiles=self.profiles)
-        is_article = "not_article" not in rec.warning_codes and bool(rec.body)
-        if is_article and known and rec.family == "generic":
-            # A family site's page the family does not recognize as an article (about
-            # pages, contact pages) counts only when its URL has the article shape.
-            is_article = bool(fam and fam.is_article_url(response.url))
+        # The site's template (learned from its pages, kept in the archive) keeps its
+        # menus, footers and boxes out of the record even where no family rule names them.
+        host = host_of(response.url)
+        template = self.state.template_for(host, page.root)
+        rec = extract_record(page, response.url, profiles=self.profiles, template=template)
+        is_article = self._is_article(rec, known, fam, response.url)
         if is_article:
-            yield ArticleItem(
+            item = ArticleItem(
                 record=rec.as_dict(), site=site.key, fetched_at=_now(),
                 http_status=response.status,
                 requested_url=response.request.url if response.request else response.url,
                 content_type=ctype, keys=self._keys(response), **self._validators(response),
             )
+            if self.state.template_pending(host):
+                # The first pages of a site with no template yet: held (with their bytes)
+                # until the template is learned, then read again with it.
+                self.held.setdefault(host, []).append((response.body, ctype, item))
+            else:
+                yield item
         else:
             self._done(response, self._page_kind(response, fam, hops, tally["new"]))
+        if self.held.get(host) and not self.state.template_pending(host):
+            yield from self._release(host)
         yield from requests
+
+    @staticmethod
+    def _is_article(rec, known, fam, url: str) -> bool:  # noqa: ANN001
+        is_article = "not_article" not in rec.warning_codes and bool(rec.body)
+        if is_article and known and rec.family == "generic":
+            # A family site's page the family does not recognize as an article (about
+            # pages, contact pages) counts only when its URL has the article shape.
+            is_article = bool(fam and fam.is_article_url(url))
+        return is_article
+
+    def _release(self, host: str):
+        """The held articles of a host, read again with its template (learned from the
+        pages seen so far when the crawl ends before TEMPLATE_LEARN_PAGES)."""
+        learner = self.state.learners.get(host)
+        if learner is not None and host not in self.state.stored_templates:
+            self.state.templates[host] = learner.template()
+        template = self.state.templates.get(host)
+        for body, ctype, item in self.held.pop(host, []):
+            if template:
+                url = item.record["url"]
+                rec = extract_record(read_page(body, url, content_type=ctype), url,
+                                     profiles=self.profiles, template=template)
+                if rec.body:
+                    item.record = rec.as_dict()
+            yield item
+
+    def spider_idle(self):
+        """Nothing left to fetch but held articles (a site too small to learn a template
+        from): one data: request whose callback releases them."""
+        if any(self.held.values()):
+            request = Request("data:,held", callback=self._release_all, dont_filter=True,
+                              priority=100, meta={"kind": "held", "dont_obey_robotstxt": True,
+                                                  "allow_offsite": True})
+            self.crawler.engine.crawl(request)
+            raise DontCloseSpider
+
+    def _release_all(self, response):
+        for host in list(self.held):
+            yield from self._release(host)
 
     @staticmethod
     def _page_kind(response, fam, hops: int, new_articles: int) -> str:
