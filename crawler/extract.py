@@ -80,6 +80,7 @@ class Block:
     caption_hint: bool = False
     skip_image: bool = False
     extra: bool = False  # text the main-content choice left out (generic reading)
+    cites_doc: bool = False  # a sentence with a link to a document (trafilatura drops those)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class _Walker:
                 pushed = len(text) <= 120 and len(raw) - len(raw.lstrip()) >= 8
                 self.blocks.append(Block(
                     "p", text, align="right" if pushed and not ctx.align else ctx.align,
+                    cites_doc=any(c[3] for c in visible),
                     italic=all(c[1] for c in visible), bold=all(c[2] for c in visible),
                     caption_hint=ctx.caption,
                 ))
@@ -515,6 +517,7 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
     _read_body(body_el, rec, profiles, article)
     _images_before_body(title_el, body_el, rec, profiles)
     _lines_after_body(body_el, article, rec, profiles)
+    _static_page(rec, profiles, family)
 
 
 def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> None:
@@ -533,36 +536,47 @@ def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> N
                 and _AUTHOR_ATTR.search(f"{el.get('class') or ''} {el.get('id') or ''}")):
             text = _text(el)
             if 2 < len(text) <= 90:  # "Tác giả: …" above the text
-                rec.byline = re.sub(r"(?i)^(tác giả|người viết|author|by)\s*:\s*", "", text)
+                rec.byline = text  # as shown ("Người viết: …" keeps its label)
             continue
-        if el.tag != "img" or not el.get("src") or el.get("src", "").startswith("data:"):
-            continue
-        src = urljoin(rec.url, el.get("src").strip())
-        if (_Walker._tiny(el) or profiles.image_skip.search(src)
-                or any(a.tag == "a" for a in el.iterancestors())
-                or any(src == im["src"] for im in rec.images) or _by_teaser(el)
-                or in_chrome(el, profiles.generic)):
-            continue
-        caption = None
-        holder = el.getparent()
-        for _ in range(2):
-            if holder is None:
-                break
-            for cap in holder.iter():
-                if cap is el or not isinstance(cap.tag, str):
-                    continue
-                klass = cap.get("class") or ""
-                if (cap.tag == "figcaption" or profiles.generic.caption_class.search(klass)
-                        or cap.tag in _ITALIC):
-                    caption = _text(cap) or None
-                    break
-            if caption:
-                break
-            holder = holder.getparent()
-        found.append({"src": src, "caption": caption})
+        image = _content_image(el, rec, profiles)
+        if image is not None:
+            found.append(image)
     if found:
         rec.images[:0] = found
         rec.captions[:0] = [im["caption"] for im in found if im["caption"]]
+
+
+def _content_image(el, rec: Record, profiles: Profiles) -> dict | None:
+    """``{src, caption}`` for an image of the article found outside its body (a lead photo,
+    an image field, a gallery under the text); None for icons, teaser thumbnails, chrome,
+    linked images and images already listed."""
+    if el.tag != "img" or not el.get("src") or el.get("src", "").startswith("data:"):
+        return None
+    src = urljoin(rec.url, el.get("src").strip())
+    drop_class = profiles.drop_class.search
+    if (_Walker._tiny(el) or profiles.image_skip.search(src)
+            or any(a.tag in ("a", "form") or drop_class(a.get("class") or "")
+                   for a in el.iterancestors())
+            or any(src == im["src"] for im in rec.images) or _by_teaser(el)
+            or in_chrome(el, profiles.generic)):
+        return None
+    caption = None
+    holder = el.getparent()
+    for _ in range(2):
+        if holder is None or len(holder.xpath(".//img")) > 1:
+            break  # a gallery's other captions are not this image's
+        for cap in holder.iter():
+            if cap is el or not isinstance(cap.tag, str):
+                continue
+            klass = cap.get("class") or ""
+            if (cap.tag == "figcaption" or profiles.generic.caption_class.search(klass)
+                    or cap.tag in _ITALIC):
+                caption = _text(cap) or None
+                break
+        if caption:
+            break
+        holder = holder.getparent()
+    return {"src": src, "caption": caption}
 
 
 def _by_teaser(img) -> bool:
@@ -592,6 +606,13 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
         if el.tag == "a":
             _collect_attachments(el, rec, profiles)  # "Tệp đính kèm" under the text
             continue
+        if el.tag == "img":
+            image = _content_image(el, rec, profiles)  # an image field, a gallery
+            if image is not None:
+                rec.images.append(image)
+                if image["caption"]:
+                    rec.captions.append(image["caption"])
+            continue
         if rec.byline is not None and rec.source is not None:
             continue
         if not isinstance(el.tag, str) or any(
@@ -609,6 +630,14 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
         if m and rec.source is None:
             rec.source = m.group("src")
             continue
+        if (rec.warnings_has("date_from_body") or rec.published is None) and _is_meta_line(text):
+            # "Ngày đăng bài: 23/05/2024 14:05" printed under the text: the page's date.
+            found = dates.find_date(text, allow_yearless=False)
+            if found:
+                rec.published = found.value
+                rec.warnings = [w for w in rec.warnings
+                                if w.split(":", 1)[0] not in ("date_from_body", "no_date")]
+                continue
         if rec.byline is None:
             klass = el.get("class") or ""
             style = el.get("style") or ""
@@ -621,7 +650,7 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
                                                        or _STYLE_BOLD.search(style)),
                           italic=el.tag in _ITALIC or bool(_CLASS_ITALIC.search(klass)))
             if _AUTHOR_ATTR.search(attrs) or (len(text) <= 60 and _is_byline(block, 2)):
-                rec.byline = re.sub(r"(?i)^(tác giả|người viết|author|by)\s*:\s*", "", text)
+                rec.byline = text  # as shown ("Người viết: …" keeps its label)
 
 
 def _page_title(root) -> str | None:
@@ -636,15 +665,14 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
                  near=None) -> None:
     """Date slot -> the date line by the headline (``near``, computed only when the slot
     has no date) -> meta tags -> body text -> nothing (a warning for each fallback)."""
-    near_texts: list[str] = []
-    for texts in (slot_texts, None):
-        if texts is None:
-            texts = near_texts = near() if near is not None else []
-        for text in texts:
-            found = dates.find_date(text, allow_yearless=False)
-            if found:
-                rec.published = found.value
-                return
+    # The line by the headline first: a family's date slot ({cls:date} anywhere in the
+    # article) can hold another article's date; the headline's own line cannot.
+    near_texts = near() if near is not None else []
+    for text in (*near_texts, *slot_texts):
+        found = dates.find_date(text, allow_yearless=False)
+        if found:
+            rec.published = found.value
+            return
     year = None
     for text in (*slot_texts, *near_texts):
         if dates.has_yearless(text):
@@ -700,8 +728,8 @@ def _read_body(body_el, rec: Record, profiles: Profiles, article, chosen: str | 
                 # Short lines must be a whole paragraph of the choice ("57" is in any text).
                 # Long prose inside the main element is text even where the choice
                 # left it out; short lines must be a whole paragraph of the choice.
-                b.extra = False if len(probe) >= 150 else probe not in chosen if len(
-                    probe) >= 30 else f" {probe} " not in f" {chosen} "
+                b.extra = False if len(probe) >= 150 or b.cites_doc else (
+                    probe not in chosen if len(probe) >= 30 else f" {probe} " not in f" {chosen} ")
     _assemble(walker.blocks, rec, profiles, known_captions)
     _collect_attachments(article if article is not None else body_el, rec, profiles)
 
@@ -826,6 +854,36 @@ def _is_byline(b: Block, n_paragraphs: int) -> bool:
     return len(words) <= 5 and all(w[:1].isupper() for w in words)
 
 
+def _not_article(rec: Record) -> None:
+    """Turn what was read into a not_article record (the title kept for the log)."""
+    title = rec.title
+    rec.__init__(url=rec.url, site=rec.site, family=rec.family,
+                 warnings=[w for w in rec.warnings
+                           if w.split(":", 1)[0] not in ("no_date", "no_body", "date_from_body")])
+    rec.title = title
+    rec.warn("not_article")
+
+
+def _static_page(rec: Record, profiles: Profiles, family: Family | None = None) -> bool:
+    """No date anywhere and no article-shaped URL (the family's, or the generic one): a
+    static page ("Giới thiệu", "Liên hệ", "Sơ đồ tổ chức"), not news. Says so on the
+    record and returns True."""
+    if not rec.warnings_has("no_date"):
+        return False
+    if profiles.generic.is_article_url(rec.url) or (family and family.is_article_url(rec.url)):
+        return False
+    _not_article(rec)
+    return True
+
+
+def _in_link_list(el) -> bool:
+    """``el`` sits in a table or list made of links (a document library, a link box)."""
+    for node in (el, *list(el.iterancestors())[:4]):
+        if node.tag in ("table", "ul", "ol", "tbody") and _Walker._is_link_list(node):
+            return True
+    return False
+
+
 def _has_date_line(texts: list[str]) -> bool:
     return any(dates.find_date(t, allow_yearless=False) or dates.has_yearless(t) for t in texts)
 
@@ -897,7 +955,8 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
     best = reader.headline(container)
     start = reader.text_start_el if reader.text_start_el is not None else container
     if text_len < rules.min_article_chars or density > rules.max_link_density or (
-            start is not None and (reader.in_teaser_run(start) or reader.in_chrome(start, 4))):
+            start is not None and (reader.in_teaser_run(start) or reader.in_chrome(start, 4)
+                                   or _in_link_list(start))):
         rec.warn("not_article")
         rec.title = reader.fallback_title()
         return
@@ -917,14 +976,11 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
     else:
         dropped = []
     _assign_date(root, rec, [], container, dropped, near=lambda: date_texts)
-    if rec.warnings_has("no_date") and not strict and not rules.is_article_url(rec.url):
-        # No date anywhere and no article-shaped URL: a static page ("Giới thiệu",
-        # "Liên hệ", "Sơ đồ tổ chức"), not news.
-        title = rec.title
-        rec.__init__(url=rec.url, site=rec.site, family=rec.family,
-                     warnings=[w for w in rec.warnings if not w.startswith("no_date")])
-        rec.title = title
-        rec.warn("not_article")
+    if not strict and _static_page(rec, profiles):
+        return
+    if not rec.body:
+        # A photo album, a form: pictures and captions but no text of its own.
+        _not_article(rec)
         return
     _images_before_body(title_el, container, rec, profiles)
     if container is not None:
@@ -940,5 +996,5 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         for el in rules.byline(root):
             text = _text(el)
             if text and len(text) <= 90 and not reader.in_chrome(el):
-                rec.byline = re.sub(r"(?i)^(tác giả|người viết|author|by)\s*:\s*", "", text)
+                rec.byline = text  # as shown ("Người viết: …" keeps its label)
                 break

@@ -28,6 +28,7 @@ from lxml import etree
 
 from .text import clean, fold
 
+_DATE = re.compile(r"(?<!\d)[0-3]?\d[/.-][01]?\d[/.-](?:19|20)\d\d(?!\d)")
 _BOLD_STYLE = re.compile(r"font-weight\s*:\s*(bold|[6-9]00)", re.I)
 _SEPARATORS = re.compile(r"\s+(?:[-|–—:»]{1,2}|::)\s+")
 _WORD = re.compile(r"\w+")
@@ -164,7 +165,7 @@ class Reader:
                 continue
             score = 1.2 * agree
             tag = el.tag
-            score += {"h1": 0.35, "h2": 0.25, "h3": 0.15}.get(tag, 0.15)
+            score += {"h1": 0.35, "h2": 0.25, "h3": 0.15, "h4": 0.1, "h5": 0.05}.get(tag, 0.15)
             if el.get("itemprop") == "headline":
                 score += 0.3
             if self.in_chrome(el):
@@ -287,10 +288,15 @@ class Reader:
                 break
         before: list[str] = []
         budget = 200
+        # Above the headline, only within its own block (a header clock is not its date).
+        near = list(title_el.iterancestors())[:3]
+        region = near[-1] if near else None
+        inside = set(region.iter()) if region is not None and region.tag not in (
+            "body", "html", "form") else None
         for steps, el in enumerate(_preceding(title_el)):
-            if steps >= 40 or budget <= 0:
+            if steps >= 40 or budget <= 0 or (inside is not None and el not in inside):
                 break
-            if not isinstance(el.tag, str):
+            if not isinstance(el.tag, str) or self.in_chrome(el, 6):
                 continue
             tail = el.tail if not skip(el.getparent()) else None
             text = None if skip(el) else el.text
@@ -334,7 +340,13 @@ class Reader:
             for child in parent:
                 if not isinstance(child.tag, str):
                     continue
-                if any(len(clean(a.text_content())) >= 25 for a in child.iter("a")):
+                links = [clean(a.text_content()) for a in child.iter("a")]
+                if not links:
+                    continue
+                text = clean(child.text_content())
+                # A teaser: a headline-long link, or a short block with a link beside a
+                # date (a row of a document library or a dated list).
+                if any(len(t) >= 25 for t in links) or (len(text) <= 400 and _DATE.search(text)):
                     teasers += 1
                     mine = mine or child is node
             if teasers >= min_run and mine:
