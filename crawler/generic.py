@@ -77,19 +77,23 @@ class Candidate:
     agreement: float
 
 
-def in_chrome(el, rules, levels: int = 64) -> bool:
+def in_chrome(el, rules, levels: int = 64, memo: dict | None = None) -> bool:
     """Inside navigation, footer, breadcrumb, sidebar, portlet/web-part title or a link
-    list (looking at most ``levels`` elements up; <body>'s own classes say nothing)."""
+    list (looking at most ``levels`` elements up; <body>'s own classes say nothing).
+    ``memo`` keeps each element's own verdict (one regex per element per page)."""
     chrome_tag, chrome_attr = rules.chrome_tags, rules.chrome_class.search
     node = el
     while node is not None and isinstance(node.tag, str) and levels > 0:
         levels -= 1
         if node.tag in ("body", "html"):
             return False
-        if node.tag in chrome_tag:
-            return True
-        attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
-        if attrs.strip() and chrome_attr(attrs):
+        own = memo.get(node) if memo is not None else None
+        if own is None:
+            attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
+            own = node.tag in chrome_tag or bool(attrs.strip() and chrome_attr(attrs))
+            if memo is not None:
+                memo[node] = own
+        if own:
             return True
         node = node.getparent()
     return False
@@ -123,6 +127,8 @@ class Reader:
         self._order: dict | None = None
         self._refs: list[list[str]] | None = None
         self._candidates: list[tuple] | None = None
+        self._skip_memo: dict = {}
+        self._chrome_memo: dict = {}
         self.text_start: int | None = None  # document position where the main text begins
         self.text_start_el = None  # the element it begins in
         self.chosen_text: str | None = None  # trafilatura's choice, lowercase
@@ -147,7 +153,7 @@ class Reader:
     def in_chrome(self, el, levels: int = 64) -> bool:
         """Inside navigation, footer, breadcrumb, sidebar, portlet/web-part title or a
         link list (looking at most ``levels`` elements up)."""
-        return in_chrome(el, self.rules, levels)
+        return in_chrome(el, self.rules, levels, self._chrome_memo)
 
     # -- headline ------------------------------------------------------------
     def headline(self, body_el=None, prior=None) -> Candidate | None:
@@ -312,19 +318,35 @@ class Reader:
         return out
 
     def _skip_for_date(self, el) -> bool:
+        """Link text or widget text (other news, clocks, comments): never the date line.
+        Memoized per element: the walk asks about siblings that share their ancestors."""
         if el is None:
             return True
         if el.tag == "time":
             return False  # the article's own <time>, even inside its permalink
-        for node in (el, *el.iterancestors()):
+        memo = self._skip_memo
+        chain = []
+        node = el
+        verdict = False
+        while node is not None:
+            if node in memo:
+                verdict = memo[node]
+                break
             if node.tag == "a":
-                return True
+                verdict = True
+                chain.append(node)
+                break
             if node.tag in ("body", "html"):
-                return False
+                break
+            chain.append(node)
             attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
             if attrs.strip() and self.rules.date_skip_class.search(attrs):
-                return True
-        return False
+                verdict = True
+                break
+            node = node.getparent()
+        for seen in chain:
+            memo[seen] = verdict
+        return verdict
 
     # -- listings ----------------------------------------------------------------
     def in_teaser_run(self, el, min_run: int = 4) -> bool:
