@@ -238,6 +238,26 @@ def test_article_page_reads_as_an_article(served):
     assert 'class="article-view"' not in server.client.get("/archive/sites/sgddt.backan.gov.vn").text
 
 
+def test_article_images_where_the_record_places_them(tmp_path, record_factory):
+    """An image that names the paragraph it follows ("paragraph": paragraphs before it)
+    is shown there; one that does not, after the first paragraph."""
+    path = tmp_path / "archive.db"
+    ids = build_archive(path, record_factory)
+    with Archive(path) as archive:
+        archive.db.execute(
+            "update article_versions set images = ? where article_id = ?",
+            ['[{"src": "https://x.gov.vn/a.png", "caption": "Sau đoạn hai", "paragraph": 2},'
+             ' {"src": "https://x.gov.vn/b.png", "caption": "Không rõ chỗ"}]', ids[1]])
+    server = Server(path)
+    try:
+        html = server.client.get(f"/archive/articles/{ids[1]}").text
+    finally:
+        server.stop()
+    order = [html.index(s) for s in ("<p>Đoạn đầu tiên.</p>", "https://x.gov.vn/b.png",
+                                     "<p>Đoạn thứ hai", "https://x.gov.vn/a.png", "</article>")]
+    assert order == sorted(order)
+
+
 def test_article_history_diff_and_gone_banner(served):
     server, ids = served
     html = server.client.get(f"/archive/articles/{ids[2]}").text
