@@ -395,6 +395,8 @@ class CrawlState:
                     "frontier.article_id), etag = coalesce(excluded.etag, frontier.etag), "
                     "last_modified = coalesce(excluded.last_modified, frontier.last_modified), "
                     "fetched_at = coalesce(excluded.fetched_at, frontier.fetched_at)", values)
+            elif what == "template":
+                self.archive.save_template(*values)
             elif what == "family":
                 conn.execute("update frontier_sites set family = ? where site = ?", values)
             else:
@@ -415,9 +417,14 @@ class CrawlState:
             learner = self.learners[host] = TemplateLearner()
         if root is not None and learner.pages < self.template_pages:
             learner.observe(root)
-            if learner.pages >= learner.min_pages and (
+            # A stored template stays the one this run reads with (a resumed run reads
+            # its remaining articles as the killed run read the first ones).
+            if host not in self.stored_templates and learner.pages >= learner.min_pages and (
                     learner.pages % 5 == 0 or learner.pages == self.template_pages):
                 self.templates[host] = learner.template()
+            if host not in self.stored_templates and learner.pages == self.template_pages:
+                # Learned: kept at once, written before the first article read with it.
+                self._add("template", (host, self.templates[host]))
         return self.templates.get(host)
 
     def template_pending(self, host: str) -> bool:

@@ -138,6 +138,11 @@ def test_killed_three_times_then_finished_equals_one_crawl(portal, reference, tm
     sent = article_requests(portal) - before
     check_archive(db, portal, reference_hashes)
     assert sent <= 1.5 * reference_requests, (sent, reference_requests)
+    # The killed runs' rows do not stay "running": the next run marks them.
+    conn = sqlite3.connect(db)
+    statuses = [s for (s,) in conn.execute("select status from crawls order by id")]
+    conn.close()
+    assert statuses == ["interrupted"] * 3 + ["finished"]
 
 
 def test_sigterm_drains_and_the_next_run_resumes(portal, reference, tmp_path):
