@@ -332,6 +332,9 @@ def test_search_date_range_and_facet_filters(served):
     assert "rows-and-columns" in table
     table = server.client.get("/archive/articles", params={"_table": "1", "_search": "dao"}).text
     assert "rows-and-columns" in table and "3 rows" in table
+    # Dates as Vietnamese readers write them, sites by name, in Datasette's tables too.
+    assert '<time datetime="2023-09-11" title="2023-09-11">11/09/2023</time>' in table
+    assert ">Sở GD&amp;ĐT Bắc Kạn</a>" in table
 
 
 def test_client_errors_are_4xx_without_tracebacks(tmp_path, record_factory):

@@ -431,6 +431,10 @@ def render_cell(row, value, column, table, database, datasette):
             return Markup(f'<a href="{datasette.urls.row(DB, "articles", article_id)}">'
                           f"{escape(value)}</a>")
         return None
+    if column == "published" and isinstance(value, str) and value:
+        # As Vietnamese readers write it; the stored ISO text in datetime/title.
+        return Markup(f'<time datetime="{escape(value)}" title="{escape(value)}">'
+                      f"{escape(vn_date(value))}</time>")
     if column not in JSON_COLUMNS.get(table, ()):
         return None
     data = _json_list(value)
