@@ -1,353 +1,48 @@
 """The archive: one SQLite file that crawls write into and Datasette serves.
 
-Every write goes through :class:`Archive`. The schema lives in the migrations below
+Every write goes through :class:`Archive`. The schema lives in crawler/migrations.py
 (``sqlite_utils.migrations``); opening an archive upgrades it in place. Nothing is
 overwritten: each distinct content an article ever had is a row of
 ``article_versions``; ``articles`` shows the newest. See ``docs/SCHEMA.md``.
+
+The archive's jobs live in four modules: this one (the writes), crawler/migrations.py
+(the schema), crawler/records.py (normalization and content hash) and crawler/search.py
+(full-text search). Their public names are importable from here too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import socket
-import sqlite3
-import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from .canonical import BadURL, canonical_url, host_of, url_key
-from .text import INVISIBLE, clean
-
-SCHEMA_VERSION = 7
-MIGRATIONS = Migrations("vngov-archive")
-
-# The fields of an extracted record that are the article's content: what the content
-# hash covers and what makes a new version. Not the fetch time, URL, family or warnings.
-CONTENT_FIELDS = (
-    "title", "published", "summary", "body", "captions", "images", "byline", "source",
-    "attachments", "language",
+from .migrations import COUNT_COLUMNS, MIGRATIONS, SCHEMA_VERSION
+from .records import CONTENT_FIELDS, InvalidRecord, content_hash, normalize_content, year_of
+from .search import (
+    FTS_COLUMNS,
+    FTS_TOKENIZER,
+    PROBE_CONSTANT,
+    RARE_MATCHES,
+    SAMPLE_ROWS,
+    create_fts,
+    escape_fts,
+    fts_values,
+    match_expression,
+    rebuild_fts,
+    search_fold,
+    search_plan,
+    search_where,
 )
-# Columns of the full-text index, in order (see _search_text).
-FTS_COLUMNS = ("title", "summary", "body", "captions", "byline")
-FTS_TOKENIZER = "unicode61 remove_diacritics 2"
-COUNT_COLUMNS = (
-    "pages_fetched", "articles_new", "articles_changed", "articles_unchanged",
-    "articles_gone", "errors",
-)
-_SPACES = re.compile(r"[^\S\n]+")
-
-
-class InvalidRecord(ValueError):
-    """A record the archive refuses; a ``fetch_errors`` row says why."""
 
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-# --------------------------------------------------------------------------- schema
-
-
-@MIGRATIONS(name="001_initial")
-def _m001_initial(db: Database) -> None:
-    db["sites"].create(
-        {"host": str, "name": str, "family": str, "province": str, "level": str, "added": str},
-        pk="host",
-    )
-    db["crawls"].create(
-        {
-            "id": int, "sites": str, "started": str, "finished": str, "status": str,
-            **{c: int for c in COUNT_COLUMNS}, "settings": str,
-        },
-        pk="id",
-        defaults={c: 0 for c in COUNT_COLUMNS},
-        not_null={"started", "status"},
-    )
-    db["articles"].create(
-        {
-            "id": int, "site": str, "url": str, "key": str, "family": str,
-            "title": str, "published": str, "summary": str, "body": str, "captions": str,
-            "byline": str, "source": str, "language": str, "warnings": str,
-            "content_hash": str, "version": int, "status": str,
-            "first_seen": str, "last_seen": str, "last_changed": str,
-            "gone_since": str, "gone_status": int, "first_crawl": int, "last_crawl": int,
-        },
-        pk="id",
-        not_null={"site", "url", "key", "content_hash", "version", "status", "first_seen",
-                  "last_seen", "last_changed"},
-        foreign_keys=[("site", "sites", "host"), ("first_crawl", "crawls", "id"),
-                      ("last_crawl", "crawls", "id")],
-    )
-    db["articles"].create_index(["key"], unique=True)
-    db["article_versions"].create(
-        {
-            "id": int, "article_id": int, "version": int, "content_hash": str,
-            "fetched_at": str, "crawl_id": int, "fetched_url": str, "family": str,
-            "title": str, "published": str, "summary": str, "body": str, "captions": str,
-            "images": str, "byline": str, "source": str, "attachments": str,
-            "language": str, "warnings": str,
-        },
-        pk="id",
-        not_null={"article_id", "version", "content_hash", "fetched_at"},
-        foreign_keys=[("article_id", "articles", "id"), ("crawl_id", "crawls", "id")],
-    )
-    db["article_versions"].create_index(["article_id", "version"], unique=True)
-    db["images"].create(
-        {"article_id": int, "position": int, "src": str, "caption": str, "local_path": str},
-        pk=("article_id", "position"),
-        foreign_keys=[("article_id", "articles", "id")],
-    )
-    db["attachments"].create(
-        {"article_id": int, "position": int, "url": str, "name": str, "local_path": str},
-        pk=("article_id", "position"),
-        foreign_keys=[("article_id", "articles", "id")],
-    )
-    db["fetch_errors"].create(
-        {"id": int, "crawl_id": int, "url": str, "status": int, "reason": str, "at": str,
-         "attempts": int},
-        pk="id",
-        not_null={"url", "reason", "at"},
-        foreign_keys=[("crawl_id", "crawls", "id")],
-    )
-    for table, cols in (
-        ("articles", ["site"]), ("articles", ["published"]), ("articles", ["first_seen"]),
-        ("article_versions", ["crawl_id"]), ("fetch_errors", ["crawl_id"]),
-        ("fetch_errors", ["url"]),
-    ):
-        db[table].create_index(cols)
-
-
-@MIGRATIONS(name="002_search_and_aliases")
-def _m002_search(db: Database) -> None:
-    """Year facet, every URL an article was seen under, diacritic-insensitive search."""
-    articles = db["articles"]
-    articles.add_column("year", int)
-    # A transform puts the new column beside the date it comes from.
-    order = [c.name for c in articles.columns]
-    order.remove("year")
-    order.insert(order.index("published") + 1, "year")
-    articles.transform(column_order=order)
-    db.execute(
-        "update articles set year = cast(substr(published, 1, 4) as integer) "
-        "where published glob '[12][0-9][0-9][0-9]*'"
-    )
-    for cols in (["year"], ["byline"], ["status"], ["last_changed"], ["site", "published"]):
-        articles.create_index(cols, if_not_exists=True)
-    db["article_urls"].create(
-        {"url": str, "article_id": int, "first_seen": str, "last_seen": str},
-        pk="url",
-        foreign_keys=[("article_id", "articles", "id")],
-    )
-    db["article_urls"].create_index(["article_id"])
-    db.execute(
-        "insert into article_urls (url, article_id, first_seen, last_seen) "
-        "select url, id, first_seen, last_seen from articles"
-    )
-    _create_fts(db)
-    _rebuild_fts(db)
-
-
-@MIGRATIONS(name="003_newest_first_indexes")
-def _m003_newest_first(db: Database) -> None:
-    """Indexes in the order Datasette pages newest first: ``order by X desc, id``.
-
-    Datasette's next-page query adds ``id`` ascending as a tie-breaker; without an index
-    in exactly that order SQLite sorts every older row (seconds at 1M articles).
-    """
-    for column in ("published", "first_seen", "last_changed"):
-        db.execute(
-            f"create index if not exists idx_articles_{column}_desc_id "
-            f"on articles ({column} desc, id)"
-        )
-
-
-@MIGRATIONS(name="004_crawl_process")
-def _m004_crawl_process(db: Database) -> None:
-    """Which process runs a crawl (``pid`` on ``host``), so that the next run can tell a
-    crawl that is still going from one that was killed (marked ``interrupted``)."""
-    crawls = db["crawls"]
-    crawls.add_column("pid", int)
-    crawls.add_column("host", str)
-    crawls.create_index(["status"], if_not_exists=True)
-
-
-@MIGRATIONS(name="005_frontier")
-def _m005_frontier(db: Database) -> None:
-    """What is left to do, written with the records (crawler/frontier.py): every URL a
-    crawl queued or finished, the run per site, and a watermark per listing."""
-    db["frontier"].create(
-        {"key": str, "site": str, "url": str, "kind": str, "hops": int, "priority": int,
-         "state": str, "run": int, "outcome": str, "article_id": int, "etag": str,
-         "last_modified": str, "fetched_at": str},
-        pk="key", not_null={"site", "url", "kind", "state"},
-        defaults={"hops": 0, "priority": 0},
-        foreign_keys=[("article_id", "articles", "id")],
-    )
-    db["frontier"].create_index(["site", "state"])
-    db["frontier"].create_index(["article_id"])
-    db["frontier_sites"].create(
-        {"site": str, "run": int, "mode": str, "family": str, "started": str,
-         "finished": str, "crawl_id": int},
-        pk="site", foreign_keys=[("crawl_id", "crawls", "id")],
-    )
-    db["frontier_marks"].create(
-        {"site": str, "listing": str, "newest": str, "seen_at": str, "crawl_id": int},
-        pk=("site", "listing"), foreign_keys=[("crawl_id", "crawls", "id")],
-    )
-
-
-@MIGRATIONS(name="006_site_templates")
-def _m006_site_templates(db: Database) -> None:
-    """Each site's learned template (crawler/templates.py): the text blocks that recur at
-    one place on most of its pages, kept so that re-extraction strips them too."""
-    db["site_templates"].create(
-        {"site": str, "template": str, "pages": int, "blocks": int, "learned": str},
-        pk="site",
-    )
-
-
-@MIGRATIONS(name="006_browse")
-def _m006_browse(db: Database) -> None:
-    """Crawls joinable to sites: ``crawls.sites`` names registry keys (or hosts, for a
-    ``--start-url`` crawl), so ``sites.key`` records each host's registry key (filled
-    from the registry now, and by the crawl from then on) and the view ``crawl_sites``
-    has one row per (crawl, host)."""
-    db["sites"].add_column("key", str)
-    db["sites"].create_index(["key"], if_not_exists=True)
-    try:
-        from .sites import load_sites
-
-        registry = load_sites()
-    except Exception:  # noqa: BLE001 - a registry that does not load leaves keys empty
-        registry = {}
-    for key, site in registry.items():
-        for host in site.hosts:
-            db.execute("update sites set key = ? where host = ? and key is null", [key, host])
-    db.execute(
-        "create view crawl_sites as "
-        "select c.id as crawl_id, s.host as site, j.value as named "
-        "from crawls c join json_each(c.sites) j "
-        "join sites s on s.host = j.value or s.key = j.value"
-    )
-
-
-def _create_fts(db: Database) -> None:
-    # Contentless: the index holds no copy of the text (articles has it). The indexed
-    # text has đ folded to d (search_fold); the tokenizer folds every other mark.
-    # See docs/SCHEMA.md for why and what it costs.
-    db.execute(
-        "create virtual table articles_fts using fts5({}, content='', tokenize='{}')".format(
-            ", ".join(FTS_COLUMNS), FTS_TOKENIZER
-        )
-    )
-
-
-def _rebuild_fts(db: Database) -> None:
-    rows = db.execute(f"select id, {', '.join(FTS_COLUMNS)} from articles")
-    db.conn.executemany(
-        f"insert into articles_fts (rowid, {', '.join(FTS_COLUMNS)}) values (?, ?, ?, ?, ?, ?)",
-        ((row[0], *_fts_values(row[1:])) for row in rows.fetchall()),
-    )
-
-
-def _fts_values(values: Iterable[str | None]) -> list[str]:
-    """The text the index holds for (title, summary, body, captions, byline)."""
-    out = []
-    for value in values:
-        if value and value.startswith("["):  # captions are stored as a JSON list
-            try:
-                value = "\n".join(json.loads(value))
-            except (ValueError, TypeError):
-                pass
-        out.append(search_fold(value) if value else "")
-    return out
-
-
-# --------------------------------------------------------------------------- content
-
-
-def _text(value, field: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidRecord(f"field {field!r} must be text or null, not {type(value).__name__}")
-    return clean(value) or None
-
-
-def _body(value) -> str | None:
-    """Paragraphs kept (blank line between), each line's spaces collapsed, NFC."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidRecord(f"field 'body' must be text or null, not {type(value).__name__}")
-    text = unicodedata.normalize("NFC", value.translate(INVISIBLE)).replace("\r\n", "\n")
-    paragraphs = []
-    for para in re.split(r"\n\s*\n", text):
-        lines = [_SPACES.sub(" ", line).strip() for line in para.split("\n")]
-        lines = [line for line in lines if line]
-        if lines:
-            paragraphs.append("\n".join(lines))
-    return "\n\n".join(paragraphs) or None
-
-
-def _list(value, field: str) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)):
-        raise InvalidRecord(f"field {field!r} must be a list, not {type(value).__name__}")
-    return list(value)
-
-
-def _links(value, field: str, key: str, label: str) -> list[dict]:
-    out = []
-    for i, item in enumerate(_list(value, field)):
-        if not isinstance(item, dict):
-            raise InvalidRecord(f"{field}[{i}] must be an object with {key!r} and {label!r}")
-        target = _text(item.get(key), f"{field}[{i}].{key}")
-        if target:
-            out.append({key: target, label: _text(item.get(label), f"{field}[{i}].{label}")})
-    return out
-
-
-def normalize_content(record: dict) -> dict:
-    """The content fields of a record, normalized (NFC, spaces, empty -> null)."""
-    captions = []
-    for i, cap in enumerate(_list(record.get("captions"), "captions")):
-        text = _text(cap, f"captions[{i}]")
-        if text:
-            captions.append(text)
-    return {
-        "title": _text(record.get("title"), "title"),
-        "published": _text(record.get("published"), "published"),
-        "summary": _text(record.get("summary"), "summary"),
-        "body": _body(record.get("body")),
-        "captions": captions,
-        "images": _links(record.get("images"), "images", "src", "caption"),
-        "byline": _text(record.get("byline"), "byline"),
-        "source": _text(record.get("source"), "source"),
-        "attachments": _links(record.get("attachments"), "attachments", "url", "name"),
-        "language": _text(record.get("language"), "language"),
-    }
-
-
-def content_hash(content: dict) -> str:
-    """SHA-256 over the normalized content fields (``normalize_content``)."""
-    blob = json.dumps({k: content.get(k) for k in CONTENT_FIELDS}, ensure_ascii=False,
-                      sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def _year(published: str | None) -> int | None:
-    if published and re.match(r"^[12]\d{3}", published):
-        return int(published[:4])
-    return None
 
 
 # --------------------------------------------------------------------------- archive
@@ -576,7 +271,7 @@ class Archive:
             "url": url, "family": family,
             **{k: content[k] for k in ("title", "published", "summary", "body", "byline",
                                         "source", "language")},
-            "year": _year(content["published"]),
+            "year": year_of(content["published"]),
             "captions": json.dumps(content["captions"], ensure_ascii=False),
             "warnings": json.dumps(warnings, ensure_ascii=False),
             "content_hash": digest, "status": "live", "gone_since": None, "gone_status": None,
@@ -655,7 +350,7 @@ class Archive:
         )
 
     def _index(self, article_id: int, content: dict) -> None:
-        values = _fts_values([content["title"], content["summary"], content["body"],
+        values = fts_values([content["title"], content["summary"], content["body"],
                               "\n".join(content["captions"]), content["byline"]])
         self.db.execute(
             f"insert into articles_fts (rowid, {', '.join(FTS_COLUMNS)}) values (?, ?, ?, ?, ?, ?)",
@@ -671,7 +366,7 @@ class Archive:
         self.db.execute(
             f"insert into articles_fts (articles_fts, rowid, {', '.join(FTS_COLUMNS)}) "
             "values ('delete', ?, ?, ?, ?, ?, ?)",
-            [article_id, *_fts_values(row)],
+            [article_id, *fts_values(row)],
         )
 
     def mark_gone(self, url: str, *, crawl_id: int, status_code: int = 404) -> bool:
@@ -775,8 +470,8 @@ class Archive:
         """Drop and refill the full-text index from ``articles``."""
         with self.db.atomic():
             self.db.execute("drop table if exists articles_fts")
-            _create_fts(self.db)
-            _rebuild_fts(self.db)
+            create_fts(self.db)
+            rebuild_fts(self.db)
 
 
 def pid_alive(pid: int) -> bool:
@@ -792,90 +487,9 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-# --------------------------------------------------------------------------- search
-#
-# FTS5's unicode61 tokenizer with remove_diacritics 2 folds every Vietnamese mark but
-# one: đ/Đ has no Unicode decomposition, so "dao" never matches "đào". The index and
-# every query therefore see text with đ written as d (search_fold); both sides folded
-# the same way, "dao tao" and "đào tạo" find the same rows.
-
-_ESCAPE_FTS = re.compile(r'\s+|(".*?")')
-# Measured on the 1,000,000-article bench (docs/BENCHMARKS.md): below RARE_MATCHES hits,
-# materializing the hits and sorting them is cheapest; above, walking the sort index and
-# checking each row against the hit list; once more than PROBE_SHARE of the archive
-# matches, walking the sort index and asking FTS5 about each row (about 20 µs a row)
-# reaches 101 hits before building a hit list would finish.
-RARE_MATCHES = 2000
-PROBE_CONSTANT = 17_000  # probe when share >= sqrt(PROBE_CONSTANT / articles)
-SAMPLE_ROWS = 20_000
-
-
-def search_fold(text: str) -> str:
-    """What the index and a query see: NFC, with đ/Đ written d/D (see above)."""
-    text = unicodedata.normalize("NFC", text)
-    return text.replace("đ", "d").replace("Đ", "D")
-
-
-def escape_fts(query: str) -> str:
-    """Datasette's escaping: every word a quoted term, "quoted phrases" kept."""
-    if query.count('"') % 2:
-        query += '"'
-    bits = [b for b in _ESCAPE_FTS.split(query) if b and b != '""']
-    return " ".join(b if b.startswith('"') else f'"{b}"' for b in bits)
-
-
-def match_expression(query: str, *, raw: bool = False) -> str:
-    """The FTS5 MATCH argument for a user's search (raw: FTS5 syntax kept as typed)."""
-    folded = search_fold(query)
-    return folded if raw else escape_fts(folded)
-
-
-def search_plan(conn: sqlite3.Connection, match: str, *, fts_table: str = "articles_fts",
-                table: str = "articles") -> str:
-    """How to find the newest hits of ``match`` fastest: ``"in"``, ``"scan"`` or ``"probe"``.
-
-    Two bounded look-ups (under a millisecond at 1M articles) estimate how many articles
-    match; see ``search_where`` for what each plan is.
-    """
-    try:
-        hits = conn.execute(
-            f"select count(*) from (select 1 from [{fts_table}] where [{fts_table}] match ? "
-            f"limit {RARE_MATCHES})", [match]
-        ).fetchone()[0]
-    except sqlite3.OperationalError:
-        return "in"  # a malformed raw query: let the real query report the error
-    if hits < RARE_MATCHES:
-        return "in"
-    top = conn.execute(f"select max(rowid) from [{table}]").fetchone()[0] or 0
-    low = max(0, top - SAMPLE_ROWS)
-    sample = conn.execute(
-        f"select count(*) from [{fts_table}] where [{fts_table}] match ? and rowid > ?",
-        [match, low],
-    ).fetchone()[0]
-    share = sample / max(1, top - low)
-    return "probe" if share >= min(0.5, (PROBE_CONSTANT / max(1, top)) ** 0.5) else "scan"
-
-
-def search_where(plan: str, *, fts_table: str = "articles_fts", table: str = "articles",
-                 param: str = "search", column: str | None = None) -> str:
-    """The WHERE clause for a plan; every plan selects exactly the matching rows.
-
-    ``in``: the hits drive the query (materialized, looked up, sorted).
-    ``scan``: the ``+`` keeps SQLite from driving by rowid, so it walks the sort index
-    and checks each row against the materialized hits, stopping at the page size.
-    ``probe``: walks the sort index and asks FTS5 about each row; nothing materialized.
-    """
-    target = f"[{column}]" if column else f"[{fts_table}]"
-    hits = f"select rowid from [{fts_table}] where {target} match :{param}"
-    if plan == "probe":
-        return (f"exists (select 1 from [{fts_table}] where {target} match :{param} "
-                f"and [{fts_table}].rowid = [{table}].rowid)")
-    if plan == "scan":
-        return f"+[{table}].rowid in ({hits})"
-    return f"[{table}].rowid in ({hits})"
-
-
 __all__ = [
-    "Archive", "InvalidRecord", "content_hash", "escape_fts", "match_expression",
-    "normalize_content", "search_fold", "search_plan", "search_where",
+    "CONTENT_FIELDS", "COUNT_COLUMNS", "FTS_COLUMNS", "FTS_TOKENIZER", "MIGRATIONS",
+    "PROBE_CONSTANT", "RARE_MATCHES", "SAMPLE_ROWS", "SCHEMA_VERSION", "Archive",
+    "InvalidRecord", "content_hash", "escape_fts", "match_expression", "normalize_content",
+    "pid_alive", "search_fold", "search_plan", "search_where", "utc_now",
 ]

@@ -295,7 +295,7 @@ def test_every_search_plan_finds_the_same_rows_newest_first(archive, searchable,
             "order by published desc, id desc", {"search": match})]
     assert found["in"] == found["scan"] == found["probe"]
     assert len(found["in"]) == 8
-    monkeypatch.setattr("crawler.store.RARE_MATCHES", 2)  # this archive is tiny
+    monkeypatch.setattr("crawler.search.RARE_MATCHES", 2)  # this archive is tiny
     assert search_plan(conn, match) == "probe"  # 8 of 9 articles match
     assert search_plan(conn, match_expression("công tác")) == "scan"  # 2 of 9
     assert search_plan(conn, match_expression("giáo dục")) == "in"  # 1

@@ -4,7 +4,7 @@ The archive's full-text index is contentless and holds text with đ written d (s
 ``crawler.store``), so Datasette's built-in search cannot use it as is: this plugin reads
 the same ``_search``, ``_search_COLUMN`` and ``_searchmode`` parameters, folds the query
 the way the index was folded, and picks the WHERE clause that reaches the first page
-fastest (``crawler.store.search_plan``). Every clause selects exactly the matching rows.
+fastest (``crawler.search.search_plan``). Every clause selects exactly the matching rows.
 Configured per table in metadata: ``plugins: vngov-archive: fts_table: ...``.
 """
 
