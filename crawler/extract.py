@@ -533,7 +533,8 @@ def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> N
         if el is body_el or steps > 60:
             break
         if (rec.byline is None and isinstance(el.tag, str) and el.tag != "a"
-                and _AUTHOR_ATTR.search(f"{el.get('class') or ''} {el.get('id') or ''}")):
+                and profiles.generic.author_class.search(
+                    f"{el.get('class') or ''} {el.get('id') or ''}")):
             text = _text(el)
             if 2 < len(text) <= 90:  # "Tác giả: …" above the text
                 rec.byline = text  # as shown ("Người viết: …" keeps its label)
@@ -591,7 +592,6 @@ def _by_teaser(img) -> bool:
     return False
 
 
-_AUTHOR_ATTR = re.compile(r"(?i)author|tacgia|tac-gia|tac_gia|byline|writer|nguoiviet|butdanh")
 
 
 def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
@@ -649,7 +649,8 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
                           bold=el.tag in _BOLD or bool(_CLASS_BOLD.search(klass)
                                                        or _STYLE_BOLD.search(style)),
                           italic=el.tag in _ITALIC or bool(_CLASS_ITALIC.search(klass)))
-            if _AUTHOR_ATTR.search(attrs) or (len(text) <= 60 and _is_byline(block, 2)):
+            if profiles.generic.author_class.search(attrs) or (
+                    len(text) <= 60 and _is_byline(block, 2)):
                 rec.byline = text  # as shown ("Người viết: …" keeps its label)
 
 
@@ -929,8 +930,8 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
     if rec.family == "generic":
         rec.warn("generic_fallback")
     known_captions = {}
-    for fig in root.xpath("//figure[.//img] | //*[contains(@class, 'wp-caption')][.//img]"):
-        cap = fig.xpath(".//figcaption | .//*[contains(@class, 'caption-text')]")
+    for fig in rules.figure(root):
+        cap = rules.figure_caption(fig)
         if cap and _text(cap[0]):
             for img in fig.iter("img"):
                 if img.get("src"):

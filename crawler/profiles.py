@@ -118,7 +118,8 @@ _COMMON_KEYS = {"prune", "drop", "drop_class", "drop_id", "boilerplate", "attach
                 "image_skip"}
 _CRAWL_KEYS = {"deny", "postback_arg", "postback_target", "more_text"}
 _GENERIC_KEYS = {"title_candidates", "chrome_tags", "chrome_class", "date_skip_class",
-                 "block_tags", "paragraph_tags", "summary_class", "caption_class", "byline", "article_url", "min_article_chars", "max_link_density"}
+                 "block_tags", "paragraph_tags", "summary_class", "caption_class", "byline", "article_url",
+                 "author_class", "figures", "min_article_chars", "max_link_density"}
 
 
 class _Checker:
@@ -183,6 +184,9 @@ class GenericRules:
     block_tags: tuple[str, ...]
     paragraph_tags: frozenset[str]
     summary_class: re.Pattern
+    author_class: re.Pattern
+    figure: etree.XPath
+    figure_caption: etree.XPath
     caption_class: re.Pattern
     byline: etree.XPath
     min_article_chars: int
@@ -266,6 +270,10 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
             block_tags=tuple(chk.strings(gen, "generic", "block_tags")),
             paragraph_tags=frozenset(chk.strings(gen, "generic", "paragraph_tags")),
             summary_class=chk.regex("generic", "summary_class", gen["summary_class"]),
+            author_class=chk.regex("generic", "author_class", gen["author_class"]),
+            figure=chk.xpath("generic", "figures", chk.strings(gen, "generic", "figures")[:1]),
+            figure_caption=chk.xpath("generic", "figures",
+                                     chk.strings(gen, "generic", "figures")[1:2]),
             caption_class=chk.regex("generic", "caption_class", gen["caption_class"]),
             byline=chk.xpath("generic", "byline", chk.strings(gen, "generic", "byline")),
             min_article_chars=int(gen["min_article_chars"]),
