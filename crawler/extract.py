@@ -504,7 +504,7 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
     rec.summary = _text(summary_el) or None
     slot_texts = [_text(el) for el in _first(family.date, root, article)]
     _assign_date(root, rec, slot_texts, body_el, dropped,
-                 near=lambda: reader.date_texts(title_el, body_el))
+                 near=lambda: reader.date_texts(title_el, body_el, summary_el))
     if len(_text(body_el)) < 80:
         # The family's body slot is (nearly) empty: take the main text generically.
         container, chosen = reader.main_content()
@@ -962,13 +962,13 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         rec.title = reader.fallback_title()
         return
     title_el = best.el if best is not None else None
-    date_texts = reader.date_texts(title_el, container)
+    lead = reader.lead(title_el, container)
+    date_texts = reader.date_texts(title_el, container, lead)
     if strict and not _reads_as_article(reader, best, date_texts, url_is_article):
         rec.warn("not_article")
         rec.title = reader.fallback_title()
         return
     rec.title = best.text if best is not None else reader.fallback_title()
-    lead = reader.lead(title_el, container)
     rec.summary = _text(lead) or None
     if container is not None:
         keep = _protect(title_el) if title_el is not None else set()

@@ -260,12 +260,13 @@ class Reader:
         return text.lower() in site_names
 
     # -- date line -----------------------------------------------------------
-    def date_texts(self, title_el, body_el=None) -> list[str]:
-        """Text after the headline up to the main text, then text just above the headline
-        (link text and widget text skipped): where a page prints its own date."""
+    def date_texts(self, title_el, body_el=None, lead_el=None) -> list[str]:
+        """Text after the headline up to the lead or the main text, then text just above
+        the headline (link text and widget text skipped): where a page prints its own
+        date. A sentence there is the text beginning, not a date line."""
         if title_el is None:
             return []
-        stops = {body_el, self.text_start_el} - {None}
+        stops = {body_el, self.text_start_el, lead_el} - {None}
         stops -= set(title_el.iterancestors())  # a headline inside the main element
         skip = self._skip_for_date
         after: list[str] = []
@@ -284,7 +285,8 @@ class Reader:
             prose = False
             for t in pieces:
                 if t and t.strip():
-                    if len(t.strip()) > 150:
+                    words = t.split()
+                    if len(t.strip()) > 150 or (len(words) >= 10 and t.strip()[-1:] in ".;:"):
                         prose = True  # the article's text has begun: no date line here
                         break
                     after.append(t)
