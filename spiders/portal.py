@@ -240,8 +240,14 @@ class PortalSpider(scrapy.Spider):
         # menus, footers and boxes out of the record even where no family rule names them.
         host = host_of(response.url)
         template = self.state.template_for(host, page.root)
-        rec = extract_record(page, response.url, profiles=self.profiles, template=template)
-        is_article = self._is_article(rec, known, fam, response.url)
+        if fam is not None and fam.is_listing_url(response.url) and not fam.is_article_url(
+                response.url):
+            # A page of the family's listing shape is a listing: its links are all it
+            # gives (reading it as an article would cost the generic reader's 20 ms).
+            rec, is_article = None, False
+        else:
+            rec = extract_record(page, response.url, profiles=self.profiles, template=template)
+            is_article = self._is_article(rec, known, fam, response.url)
         if is_article:
             item = ArticleItem(
                 record=rec.as_dict(), site=site.key, fetched_at=_now(),
