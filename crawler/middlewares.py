@@ -32,6 +32,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self._last_backoff = {}
 
     def _retry(self, request: Request, reason):  # noqa: ANN001 - Scrapy's signature
+        if not self.crawler.crawling:
+            return None  # shutting down: no retries, so stopping takes one DOWNLOAD_TIMEOUT
         new_request = super()._retry(request, reason)
         if new_request is not None:
             self._back_off(request, reason)
@@ -85,6 +87,10 @@ class SitePageCapMiddleware:
 
     def process_request(self, request: Request, spider=None):  # noqa: ANN001
         key = request.meta.get("site")
+        if key and not self.crawler.crawling:
+            # Shutting down (SIGTERM): what was waiting (for robots.txt, a slot) stays
+            # pending in the frontier for the next run; only what is in flight finishes.
+            raise IgnoreRequest("shutting down: left for the next run")
         if not key or request.meta.get("kind") not in ("page", "feed", "sitemap"):
             return None
         cap = self.state.page_cap_of(key)

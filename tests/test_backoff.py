@@ -12,6 +12,7 @@ from crawler.middlewares import BackoffRetryMiddleware
 def make(delay=0.0):
     crawler = get_crawler(Spider, {"RETRY_TIMES": 3, "DOWNLOAD_DELAY": 0.0, "BACKOFF_MAX_DELAY": 15})
     crawler.spider = Spider.from_crawler(crawler, "s")
+    crawler.crawling = True  # a running crawl (crawler.stop() sets it False)
     slot = SimpleNamespace(delay=delay)
     crawler.engine = SimpleNamespace(
         downloader=SimpleNamespace(slots={"site": slot}, get_slot_key=lambda request: "site"))
@@ -47,3 +48,11 @@ def test_backoff_is_capped():
     mw._last_backoff.clear()
     answer(mw, 500)
     assert slot.delay == 15.0
+
+
+def test_no_retries_once_the_crawl_is_stopping():
+    # SIGTERM: what is in flight ends within DOWNLOAD_TIMEOUT, and is not sent again.
+    mw, slot = make()
+    mw.crawler.crawling = False
+    assert answer(mw, 503).status == 503
+    assert slot.delay == 0.0
