@@ -567,6 +567,8 @@ class PortalSpider(scrapy.Spider):
         site = self.state.site_of_url(request.url)
         response = getattr(failure.value, "response", None)
         keys = [k for k in (meta.get("key"),) if k]
+        if not self.crawler.crawling and not failure.check(HttpError):
+            return  # stopped while waiting or in flight: still pending, the next run asks
         if kind == "robots" or site is None:
             # No robots.txt is normal; RobotsTxtMiddleware handles it.
             self.state.done(keys, LISTING, site_key=meta.get("site", ""), kind=kind)
