@@ -14,6 +14,9 @@ USER_AGENT = f"vngovnews-archiver/0.1 (+{CONTACT})"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16  # across sites; one site never gets more than the next line
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+# Items (articles) are written one at a time on one SQLite connection: Scrapy's default of
+# 100 only starts 100 idle asyncio tasks per answer (~1 ms of CPU each; bench/crawl_bench.py).
+CONCURRENT_ITEMS = 4
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
