@@ -243,8 +243,25 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         kwargs = {"sites": ",".join(args.sites)}
     if args.full:
         kwargs["full"] = "1"  # the spider's argument (scrapy crawl portal -a full=1)
-    return _run("crawl", kwargs, archive_path(args.db, base=Path.cwd()), args.set,
+    overrides = list(args.set) + ([] if args.media else ["MEDIA_ENABLED=False"])
+    return _run("crawl", kwargs, archive_path(args.db, base=Path.cwd()), overrides,
                 args.log_level)
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    from .store import Archive
+    from .warc import reextract
+
+    db = archive_path(args.db, base=Path.cwd())
+    if not db.exists():
+        print(f"crawler reextract: no archive at {db}", file=sys.stderr)
+        return EXIT_USAGE
+    with Archive(db) as archive:
+        counts = reextract(archive, site=args.site)
+    print(f"reextract (crawl {counts['crawl_id']}): {counts['read']} pages read again from "
+          f"WARC, {counts['changed']} changed (a new version each), {counts['unchanged']} "
+          f"unchanged, {counts['unreadable']} not re-extracted")
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -330,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true",
                    help="walk every listing and revalidate every known article (default: "
                    "incremental: new articles, and known ones when due)")
+    p.add_argument("--no-media", dest="media", action="store_false",
+                   help="do not download the articles' images and attachments (default: "
+                   "downloaded to files/ beside the archive)")
     p.add_argument("--db", help="archive file (default: data/archive.db in the project)")
     p.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                    help="Scrapy setting override (repeatable)")
@@ -357,6 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-dir",
                    help="with --public: where snapshots go (default: ARCHIVE-public/ beside it)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("reextract", help="extract every article again from its WARC record "
+                       "with the current extractor; a new version where the record differs")
+    p.add_argument("--db", help="archive file (default: data/archive.db in the project)")
+    p.add_argument("--site", help="only this site (host or registry key)")
+    p.set_defaults(func=cmd_reextract)
 
     p = sub.add_parser("families", help="list the layout families the extractor knows")
     p.set_defaults(func=cmd_families)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -143,3 +143,63 @@ class CanonicalFingerprinter:
             if canon != request.url:
                 request = request.replace(url=canon)
         return fingerprint(request)
+
+
+class WarcCaptureMiddleware:
+    """Every request and its answer, as received, into the crawl's WARC files
+    (crawler/warc.py). At 950: above HttpCompressionMiddleware (590) and
+    RedirectMiddleware (600), so ``process_response`` sees the raw body and status before
+    Scrapy decompresses or follows it, and ``process_request`` has run after every
+    middleware that adds headers. ``WARC_ENABLED = False`` switches it off."""
+
+    def __init__(self, crawler):  # noqa: ANN001
+        from scrapy import signals
+        from scrapy.exceptions import NotConfigured
+
+        if not crawler.settings.getbool("WARC_ENABLED", True):
+            raise NotConfigured
+        self.crawler = crawler
+        self.state = CrawlState.of(crawler)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001
+        return cls(crawler)
+
+    def writer(self):  # noqa: ANN201
+        from .warc import warc_writer
+
+        return warc_writer(self.crawler)
+
+    def process_response(self, request: Request, response, spider=None):  # noqa: ANN001
+        if not request.url.startswith(("http://", "https://")):
+            return response
+        try:
+            site = request.meta.get("site")
+            if not site:
+                known = self.state.site_of_url(request.url)
+                site = known.key if known is not None else urlsplit(request.url).netloc
+            where = self.writer().capture(
+                site, method=request.method, url=request.url,
+                request_headers=_pairs(request.headers), request_body=request.body or b"",
+                status=response.status, protocol=getattr(response, "protocol", None),
+                response_headers=_pairs(response.headers), body=response.body)
+            request.meta["warc"] = where
+        except Exception as exc:  # noqa: BLE001 - the crawl goes on; the log says why
+            logger.error("WARC capture of %s failed: %s: %s", request.url,
+                         type(exc).__name__, exc)
+        return response
+
+    def spider_closed(self, spider=None, reason=None):  # noqa: ANN001
+        from .warc import close_writer
+
+        close_writer(self.crawler)
+
+
+def _pairs(headers) -> list[tuple[str, str]]:  # noqa: ANN001
+    """Every (name, value) of Scrapy ``Headers``, repeated names kept (Set-Cookie)."""
+    out = []
+    for name, values in headers.items():
+        for value in values:
+            out.append((name.decode("latin-1"), value.decode("latin-1")))
+    return out

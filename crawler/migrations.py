@@ -11,7 +11,7 @@ from sqlite_utils.migrations import Migrations
 
 from crawler.search import create_fts, rebuild_fts
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 MIGRATIONS = Migrations("vngov-archive")
 COUNT_COLUMNS = (
     "pages_fetched", "articles_new", "articles_changed", "articles_unchanged",
@@ -200,3 +200,32 @@ def _m006_browse(db: Database) -> None:
         "join sites s on s.host = j.value or s.key = j.value"
     )
 
+
+
+@MIGRATIONS(name="007_warc_media")
+def _m007_warc_media(db: Database) -> None:
+    """Back to the source (crawler/warc.py, crawler/media.py): each version points at the
+    WARC record it was read from; the latest payload capture of each URL (for revisit
+    records); downloaded images and attachments, content-addressed under files/."""
+    versions = db["article_versions"]
+    versions.add_column("warc_file", str)
+    versions.add_column("warc_offset", int)
+    versions.add_column("warc_length", int)
+    for table in ("images", "attachments"):
+        db[table].add_column("sha256", str)
+        db[table].add_column("size", int)
+        db[table].add_column("type", str)
+    db["images"].create_index(["src"], if_not_exists=True)
+    db["attachments"].create_index(["url"], if_not_exists=True)
+    db["warc_captures"].create(
+        {"url": str, "payload_digest": str, "warc_date": str, "warc_file": str,
+         "warc_offset": int, "warc_length": int, "status": int, "crawl_id": int},
+        pk="url", not_null={"payload_digest", "warc_date", "warc_file", "warc_offset",
+                            "warc_length"},
+    )
+    db["media"].create(
+        {"url": str, "site": str, "state": str, "reason": str, "sha256": str, "size": int,
+         "type": str, "local_path": str, "fetched_at": str, "crawl_id": int},
+        pk="url", not_null={"state"},
+    )
+    db["media"].create_index(["sha256"])

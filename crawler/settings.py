@@ -47,10 +47,13 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SitePageCapMiddleware": 120,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.RedirectRecorder": 650,
+    # Above HttpCompression (590) and Redirect (600): the answer as received, into WARC.
+    "crawler.middlewares.WarcCaptureMiddleware": 950,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
 }
 ITEM_PIPELINES = {
     "pipelines.archive.ArchivePipeline": 300,
+    "pipelines.media.MediaPipeline": 400,
 }
 EXTENSIONS = {
     "crawler.progress.Progress": 500,
@@ -75,6 +78,15 @@ REVISIT_ERROR_DAYS = 7  # URLs that failed
 
 # Where the archive lives; everything a crawl writes goes beside it.
 ARCHIVE_DB = "data/archive.db"
+# Every request and answer, as received, in WARC files under warc/SITE/ beside the archive
+# (crawler/warc.py); a file is closed and the next begun past WARC_MAX_SIZE bytes.
+WARC_ENABLED = True
+WARC_MAX_SIZE = 1024 * 1024 * 1024
+# Content images and attachments of archived articles, downloaded (the site's own hosts
+# only, at most MEDIA_MAX_BYTES each) and kept under files/ beside the archive by their
+# SHA-256 (pipelines/media.py). `crawl --no-media` sets MEDIA_ENABLED = False.
+MEDIA_ENABLED = True
+MEDIA_MAX_BYTES = 50 * 1024 * 1024
 # Crawl logs go to logs/ beside it, one file per crawl; the newest LOG_KEEP are kept.
 LOG_KEEP = 30
 # Set by crawler.runner (`python -m crawler crawl`, Scrapyd jobs), which takes the sites'

@@ -181,8 +181,11 @@ class Archive:
 
     # -- articles
 
-    def save_article(self, record: dict, *, crawl_id: int, fetched_at: str | None = None) -> str:
+    def save_article(self, record: dict, *, crawl_id: int, fetched_at: str | None = None,
+                     warc=None) -> str:  # noqa: ANN001
         """Store one extracted record; returns ``"new"``, ``"changed"`` or ``"unchanged"``.
+        ``warc``: where the page's bytes lie (``crawler.warc.Location`` or a (file, offset,
+        length) tuple), kept with a new version.
 
         A record that cannot be an article (no usable URL, no title and no text, wrong
         field types) raises :class:`InvalidRecord` after a ``fetch_errors`` row says why;
@@ -212,6 +215,8 @@ class Archive:
         site = host_of(url)
         warnings = [str(w) for w in record.get("warnings") or []]
         digest = content_hash(content)
+        self._warc = (warc.file, warc.offset, warc.length) if hasattr(warc, "file") else \
+            tuple(warc) if warc else (None, None, None)
         with self.db.atomic():
             self._ensure_site(site, family)
             row = self.db.execute(
@@ -319,6 +324,8 @@ class Archive:
             "attachments": json.dumps(content["attachments"], ensure_ascii=False),
             "warnings": json.dumps(warnings, ensure_ascii=False),
         }
+        row["warc_file"], row["warc_offset"], row["warc_length"] = getattr(
+            self, "_warc", (None, None, None))
         cols = list(row)
         self.db.execute(
             f"insert into article_versions ({', '.join(cols)}) "
@@ -327,25 +334,30 @@ class Archive:
         )
 
     def _set_children(self, article_id: int, content: dict) -> None:
-        # Local files of images that are still there survive a new version.
-        local = dict(self.db.execute(
-            "select src, local_path from images where article_id = ? and local_path is not null",
-            [article_id]).fetchall())
+        # Files already downloaded (the media table, crawler/media.py) are linked at once:
+        # one copy for every article and version that uses the same URL.
+        def stored(urls):  # noqa: ANN001, ANN202
+            urls = list(dict.fromkeys(urls))
+            if not urls:
+                return {}
+            return {row[0]: row[1:] for row in self.db.execute(
+                "select url, sha256, size, type, local_path from media where url in "
+                f"({', '.join('?' * len(urls))}) and local_path is not null", urls)}
+
+        files = stored([im["src"] for im in content["images"]])
         self.db.execute("delete from images where article_id = ?", [article_id])
         self.db.conn.executemany(
-            "insert into images (article_id, position, src, caption, local_path) "
-            "values (?, ?, ?, ?, ?)",
-            [(article_id, i, im["src"], im["caption"], local.get(im["src"]))
+            "insert into images (article_id, position, src, caption, sha256, size, type, "
+            "local_path) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(article_id, i, im["src"], im["caption"], *files.get(im["src"], (None,) * 4))
              for i, im in enumerate(content["images"], 1)],
         )
-        local = dict(self.db.execute(
-            "select url, local_path from attachments where article_id = ? "
-            "and local_path is not null", [article_id]).fetchall())
+        files = stored([a["url"] for a in content["attachments"]])
         self.db.execute("delete from attachments where article_id = ?", [article_id])
         self.db.conn.executemany(
-            "insert into attachments (article_id, position, url, name, local_path) "
-            "values (?, ?, ?, ?, ?)",
-            [(article_id, i, a["url"], a["name"], local.get(a["url"]))
+            "insert into attachments (article_id, position, url, name, sha256, size, type, "
+            "local_path) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(article_id, i, a["url"], a["name"], *files.get(a["url"], (None,) * 4))
              for i, a in enumerate(content["attachments"], 1)],
         )
 

@@ -11,6 +11,7 @@ from crawler.frontier import ARTICLE, ERROR, CrawlState
 from crawler.items import ArticleItem, FetchErrorItem, NotModifiedItem
 from crawler.runner import archive_path
 from crawler.store import InvalidRecord
+from crawler.warc import location_of, sync_crawl
 
 # Settings worth keeping with each crawl row: what shaped its politeness and reach.
 RECORDED_SETTINGS = (
@@ -71,8 +72,11 @@ class ArchivePipeline:
     def _article(self, archive, item: ArticleItem) -> str:
         article_id = None
         try:
+            # The page's WARC record, on disk before the version pointing at it commits.
+            where = location_of(self.crawler, item.record.get("url") or item.requested_url)
+            sync_crawl(self.crawler)
             outcome = archive.save_article(
-                item.record, crawl_id=self.crawl_id, fetched_at=item.fetched_at
+                item.record, crawl_id=self.crawl_id, fetched_at=item.fetched_at, warc=where
             )
             article_id = archive.last_article_id
         except InvalidRecord:

@@ -202,7 +202,8 @@ def test_scrapy_crawl_from_the_repo_root_and_timeouts_recorded(tmp_path):
 def test_page_cap_stops_a_site(tmp_path):
     db = tmp_path / "archive.db"
     with DemoPortal(n_articles=60, seed=7, slow_delay=0.1) as portal:
-        crawl(["--start-url", portal.start_url, "--db", str(db), *FAST,
+        # Images and attachments are no pages: not capped, so not downloaded here.
+        crawl(["--start-url", portal.start_url, "--db", str(db), *FAST, "--no-media",
                "-s", "SITE_PAGE_CAP=15"], cwd=tmp_path)
         sent = [p for m, p, s in portal.requests if p != "/robots.txt"]
     (row,) = rows(db, "select pages_fetched, articles_new, errors from crawls")

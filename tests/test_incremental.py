@@ -28,8 +28,10 @@ def item(url: str) -> tuple[str, int]:
 def crawl(portal: DemoPortal, db: Path, *extra: str) -> tuple[dict, list]:
     """One crawl; its crawl row and the requests the portal served for it."""
     portal.clear_requests()
+    # --no-media: these tests count page requests (images and attachments are tested in
+    # tests/test_warc.py).
     out = subprocess.run([sys.executable, "-m", "crawler", "crawl", "--start-url",
-                          portal.start_url, "--db", str(db), *FAST, *extra],
+                          portal.start_url, "--db", str(db), *FAST, "--no-media", *extra],
                          capture_output=True, text=True, timeout=240, cwd=db.parent)
     assert out.returncode in (0, 1), out.stdout[-2000:] + out.stderr[-3000:]  # 1: partial
     conn = sqlite3.connect(db)
