@@ -161,3 +161,32 @@ def test_validators_are_stored_per_fetched_url(later):
     assert rows and all(etag and modified for _, etag, modified in rows)
     assert all(ARTICLE in url for url, _, _ in rows)
     assert marks >= 5  # a watermark per listing
+
+
+def test_demo_shows_a_first_crawl_then_a_nightly_one_and_full(tmp_path):
+    """`crawler demo`: the first crawl, the portal a night later, the nightly run, then
+    --full; afterwards the shipped "changed" and "gone" canned queries have rows."""
+    import socket
+
+    import yaml
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = tmp_path / "archive.db"
+    out = subprocess.run([sys.executable, "-m", "crawler", "demo", "--db", str(db), "--port",
+                          str(port), "--articles", "40", "-s", "PROGRESS_ENABLED=False"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "a night later: 15 new articles on top, 3 edited, 1 deleted" in out.stdout
+    assert "crawl --full" in out.stdout
+    conn = sqlite3.connect(db)
+    crawls = conn.execute("select articles_new, articles_changed, articles_gone from crawls "
+                          "order by id").fetchall()
+    metadata = Path(__file__).resolve().parent.parent / "crawler/datasette/metadata.yml"
+    queries = yaml.safe_load(metadata.read_text(encoding="utf-8"))["databases"]["archive"]["queries"]
+    changed = conn.execute(queries["changed_after_publication"]["sql"]).fetchall()
+    gone = conn.execute(queries["gone_articles"]["sql"]).fetchall()
+    conn.close()
+    assert crawls == [(40, 0, 0), (15, 0, 0), (0, 3, 1)]
+    assert len(changed) == 3 and len(gone) == 1
