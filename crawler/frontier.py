@@ -64,6 +64,18 @@ def canonical_for_fetch(url: str, family: str | None) -> str:
         return url
 
 
+def _setting(settings):  # noqa: ANN001, ANN202
+    """A getter: the crawl's setting, else crawler/settings.py's (a crawler built from
+    other settings, as tests do, still gets the project's one value)."""
+    from . import settings as project
+
+    def value(name: str):  # noqa: ANN202
+        got = settings.get(name)
+        return getattr(project, name) if got is None else got
+
+    return value
+
+
 def parse_revisit_policy(text: str) -> list[tuple[float, float]]:
     """``"7:1,30:7,365:30,*:180"`` -> [(max age in days, revisit every N days), ...].
 
@@ -124,12 +136,14 @@ class CrawlState:
     def __init__(self, crawler):  # noqa: ANN001
         self.crawler = crawler
         settings = crawler.settings
-        self.page_cap = settings.getint("SITE_PAGE_CAP", 20000)
-        self.hop_limit = settings.getint("LINK_HOP_LIMIT", 8)
-        self.stale_pages = settings.getint("STALE_LISTING_PAGES", 2)
-        self.revisit = parse_revisit_policy(settings.get("REVISIT_POLICY", "*:180"))
-        self.revisit_other = settings.getfloat("REVISIT_OTHER_DAYS", 30)
-        self.revisit_errors = settings.getfloat("REVISIT_ERROR_DAYS", 7)
+        # One value of each: crawler/settings.py's, unless the crawl's settings override it.
+        value = _setting(settings)
+        self.page_cap = int(value("SITE_PAGE_CAP"))
+        self.hop_limit = int(value("LINK_HOP_LIMIT"))
+        self.stale_pages = int(value("STALE_LISTING_PAGES"))
+        self.revisit = parse_revisit_policy(value("REVISIT_POLICY"))
+        self.revisit_other = float(value("REVISIT_OTHER_DAYS"))
+        self.revisit_errors = float(value("REVISIT_ERROR_DAYS"))
         self.full_requested = settings.getbool("CRAWL_FULL", False)
         self.sites: dict = {}  # site key -> crawler.sites.Site
         self.host_site: dict = {}

@@ -1,5 +1,5 @@
 """Downloader components switched on in settings: polite retries, the page cap, redirects
-noted, canonical fingerprints. Their state lives in ``crawler.frontier.CrawlState``."""
+noted. Their state lives in ``crawler.frontier.CrawlState``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from urllib.parse import urljoin, urlsplit
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
-from scrapy.utils.request import fingerprint
 
-from .frontier import CrawlState, canonical_for_fetch
+from .frontier import CrawlState
 
 logger = logging.getLogger(__name__)
 
@@ -124,25 +123,6 @@ class RedirectRecorder:
                 and self.state is not None:
             self.state.redirects[request.url] = urljoin(request.url, location.decode("latin-1"))
         return response
-
-
-class CanonicalFingerprinter:
-    """Request fingerprints over the canonical URL, so one article under many URLs
-    (category parameter, session tokens, http/https) is fetched once."""
-
-    def __init__(self, crawler=None):  # noqa: ANN001
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler):  # noqa: ANN001
-        return cls(crawler)
-
-    def fingerprint(self, request: Request) -> bytes:
-        if request.method == "GET":
-            canon = canonical_for_fetch(request.url, request.meta.get("family"))
-            if canon != request.url:
-                request = request.replace(url=canon)
-        return fingerprint(request)
 
 
 class WarcCaptureMiddleware:

@@ -60,9 +60,8 @@ EXTENSIONS = {
     # Per-site locks under plain `scrapy crawl`, `failed` when nothing was fetched.
     "crawler.lifecycle.CrawlLifecycle": 100,
 }
-# One article under many URLs (category, session tokens) is fetched once.
-REQUEST_FINGERPRINTER_CLASS = "crawler.middlewares.CanonicalFingerprinter"
-# The one de-duplication layer: the crawl state's keys (crawler/frontier.py).
+# The one de-duplication layer: the crawl state's keys, canonical URLs (crawler/frontier.py):
+# one article under many URLs (category, session tokens) is fetched once.
 DUPEFILTER_CLASS = "crawler.frontier.FrontierDupeFilter"
 
 # Incremental runs (crawler/frontier.py). A site's first run, and any run with

@@ -29,4 +29,4 @@ def test_components_are_switched_on_in_settings():
     assert mws["crawler.middlewares.BackoffRetryMiddleware"] == 550
     assert mws["scrapy.downloadermiddlewares.retry.RetryMiddleware"] is None
     assert "pipelines.archive.ArchivePipeline" in s.getdict("ITEM_PIPELINES")
-    assert s.get("REQUEST_FINGERPRINTER_CLASS") == "crawler.middlewares.CanonicalFingerprinter"
+    assert s.get("DUPEFILTER_CLASS") == "crawler.frontier.FrontierDupeFilter"
