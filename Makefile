@@ -15,10 +15,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
+# pywb (the Wayback replay tests/test_warc.py runs over the crawl's WARC files) lives in
+# a venv of its own: it pins old redis/fakeredis and other versions the project's doesn't.
+PYWB   ?= .venv-pywb
+$(PYWB)/.installed:
+	$(PYTHON) -m venv $(PYWB)
+	$(PYWB)/bin/python -m pip install -q pywb
+	@touch $@
+
 demo: $(STAMP)
 	$(BIN)/python -m crawler demo
 
-test: $(STAMP)
+test: $(STAMP) $(PYWB)/.installed
 	$(BIN)/python -m ruff check crawler spiders pipelines tests bench
 	$(BIN)/python -m pytest -q
 
@@ -26,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/extract_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(PYWB) .pytest_cache
