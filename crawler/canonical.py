@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from functools import lru_cache
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from .profiles import load
 
@@ -54,6 +55,61 @@ def _params_for(family: str | None) -> list[str]:
     return list(fam.canonical_params) if fam else []
 
 
+@lru_cache(maxsize=64)
+def _family_sessions(family: str | None) -> re.Pattern | None:
+    """The session-like parameter names of ``[crawl]`` and of a family (``"*"``: every
+    family's), as one pattern over a whole name."""
+    profiles = load()
+    patterns = list(profiles.crawl.session_params)
+    for fam in profiles.families:
+        if family == "*" or fam.name == family:
+            patterns += fam.session_params
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.I) if patterns else None
+
+
+def _is_session(name: str, family: str | None) -> bool:
+    if _SESSION_PARAMS.match(name):
+        return True
+    extra = _family_sessions(family)
+    return bool(extra and extra.fullmatch(name))
+
+
+@lru_cache(maxsize=100_000)
+def shape_family(url: str) -> str | None:
+    """The first family (file order) whose article URL shape this URL has: what identifies
+    the URL does not wait for the spider to learn the site's family."""
+    for fam in load().families:
+        if fam.is_article_url(url):
+            return fam.name
+    return None
+
+
+def strip_session(url: str, family: str | None = None) -> str:
+    """The URL without its session-like parameters (``[crawl]``'s, the family's and those
+    of the family whose article shape it has) and fragment; everything else exactly as
+    written and in its order: the URL to request and to record."""
+    url = url.strip()
+    parts = urlsplit(url)
+    families = {family, shape_family(url)}
+    query = parts.query
+    if query:
+        kept = [pair for pair in query.split("&") if pair and not any(
+            _is_session(unquote_plus(pair.split("=", 1)[0]).strip(), f) for f in families)]
+        query = "&".join(kept)
+    path = _ASPNET_COOKIELESS.sub("", _PATH_SESSION.sub("", parts.path))
+    if query == parts.query and path == parts.path and not parts.fragment:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+
+def fetch_key(url: str, family: str | None = None) -> str:
+    """The crawl's de-duplication key of a link: ``canonical_url`` under the family its
+    shape names (else the site's), without any family's session parameters. It does not
+    depend on what the spider learned first: one article, one fetch, whatever the order
+    of discovery."""
+    return canonical_url(url, shape_family(url) or family, sessions="*")
+
+
 def _clean_path(path: str) -> str:
     path = _PATH_SESSION.sub("", path)
     path = _ASPNET_COOKIELESS.sub("", path)
@@ -71,8 +127,9 @@ def _clean_value(value: str) -> str:
     return _TRAILING_JUNK.sub("", value.strip())
 
 
-def canonical_url(url: str, family: str | None = None) -> str:
-    """The article's URL with everything that does not identify it removed (scheme kept)."""
+def canonical_url(url: str, family: str | None = None, *, sessions: str | None = None) -> str:
+    """The article's URL with everything that does not identify it removed (scheme kept).
+    ``sessions``: whose session parameters go (default the family's; ``"*"``: all)."""
     if not isinstance(url, str) or not url.strip():
         raise BadURL("empty URL")
     raw = url.strip()
@@ -107,7 +164,8 @@ def canonical_url(url: str, family: str | None = None) -> str:
         query = [(name, found[name]) for name in keep if name in found]
     else:
         query = sorted(
-            (k, _clean_value(v)) for k, v in pairs if k and not _SESSION_PARAMS.match(k)
+            (k, _clean_value(v)) for k, v in pairs
+            if k and not _is_session(k, sessions or family)
         )
     return urlunsplit((scheme, netloc, path, urlencode(query, safe=":/,"), ""))
 

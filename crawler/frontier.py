@@ -39,7 +39,7 @@ from functools import lru_cache
 from scrapy.dupefilters import BaseDupeFilter
 from scrapy.utils.request import fingerprint
 
-from .canonical import BadURL, canonical_url, host_of
+from .canonical import BadURL, fetch_key, host_of
 from .store import Archive, utc_now
 
 logger = logging.getLogger(__name__)
@@ -56,10 +56,10 @@ FLUSH_SIZE = 2000
 
 @lru_cache(maxsize=200_000)
 def canonical_for_fetch(url: str, family: str | None) -> str:
-    """The de-duplication key of a URL: the archive's canonical URL (cached: the same
+    """The de-duplication key of a URL (``crawler.canonical.fetch_key``; cached: the same
     links recur on every page)."""
     try:
-        return canonical_url(url, family)
+        return fetch_key(url, family)
     except BadURL:
         return url
 

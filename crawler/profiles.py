@@ -69,6 +69,9 @@ class Family:
     caseless_paths: bool = False  # the server (IIS) answers any case of a path
     article_url: list[re.Pattern] = field(default_factory=list)
     listing_url: list[re.Pattern] = field(default_factory=list)
+    # Query parameters that carry a session or a portlet's state, never content: removed
+    # before a URL is requested or keyed (crawler/canonical.py).
+    session_params: list[str] = field(default_factory=list)
 
     def is_article_url(self, url: str) -> bool:
         return any(p.search(url) for p in self.article_url)
@@ -85,6 +88,7 @@ class CrawlRules:
     postback_arg: re.Pattern
     postback_target: re.Pattern
     more_text: re.Pattern
+    session_params: list[str] = field(default_factory=list)  # every family's
 
     def denied(self, url: str) -> bool:
         return any(p.search(url) for p in self.deny)
@@ -113,10 +117,10 @@ class ProfileError(ValueError):
 
 _FAMILY_KEYS = {"description", "detect", "article", "title", "date", "summary", "body", "drop",
                 "canonical_params", "caseless_paths", "crawl"}
-_FAMILY_CRAWL_KEYS = {"article_url", "listing_url"}
+_FAMILY_CRAWL_KEYS = {"article_url", "listing_url", "session_params"}
 _COMMON_KEYS = {"prune", "drop", "drop_class", "drop_id", "boilerplate", "attachment_ext",
                 "image_skip"}
-_CRAWL_KEYS = {"deny", "postback_arg", "postback_target", "more_text"}
+_CRAWL_KEYS = {"deny", "postback_arg", "postback_target", "more_text", "session_params"}
 _GENERIC_KEYS = {"title_candidates", "chrome_tags", "chrome_class", "date_skip_class",
                  "block_tags", "paragraph_tags", "summary_class", "caption_class", "byline", "article_url",
                  "author_class", "figures", "min_article_chars", "max_link_density"}
@@ -237,9 +241,12 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
                              for p in chk.strings(crawl, f"{entry}.crawl", "article_url")],
                 listing_url=[chk.regex(f"{entry}.crawl", "listing_url", p)
                              for p in chk.strings(crawl, f"{entry}.crawl", "listing_url")],
+                session_params=[chk.regex(f"{entry}.crawl", "session_params", p).pattern
+                                for p in chk.strings(crawl, f"{entry}.crawl", "session_params")],
             )
         )
-    crawl = chk.table(data["crawl"], "crawl", _CRAWL_KEYS, required=_CRAWL_KEYS)
+    crawl = chk.table(data["crawl"], "crawl", _CRAWL_KEYS,
+                      required=_CRAWL_KEYS - {"session_params"})
     gen = chk.table(data["generic"], "generic", _GENERIC_KEYS, required=_GENERIC_KEYS)
     for key in ("min_article_chars", "max_link_density"):
         if not isinstance(gen[key], int | float) or isinstance(gen[key], bool):
@@ -260,6 +267,8 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
             postback_arg=chk.regex("crawl", "postback_arg", crawl["postback_arg"]),
             postback_target=chk.regex("crawl", "postback_target", crawl["postback_target"]),
             more_text=chk.regex("crawl", "more_text", crawl["more_text"]),
+            session_params=[chk.regex("crawl", "session_params", p).pattern
+                            for p in chk.strings(crawl, "crawl", "session_params")],
         ),
         generic=GenericRules(
             title_candidates=chk.xpath("generic", "title_candidates",

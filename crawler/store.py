@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from .canonical import BadURL, canonical_url, host_of, url_key
+from .canonical import BadURL, canonical_url, host_of, strip_session, url_key
 from .migrations import COUNT_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 from .records import CONTENT_FIELDS, InvalidRecord, content_hash, normalize_content, year_of
 from .search import (
@@ -201,8 +201,10 @@ class Archive:
             if not isinstance(raw_url, str):
                 raise InvalidRecord("the record has no 'url'")
             try:
-                url = canonical_url(raw_url, family)
                 key = url_key(raw_url, family)
+                # The URL the record names (one a server answered, or the page's own
+                # canonical link), only without session parameters; the key identifies.
+                url = strip_session(raw_url, family)
             except BadURL as exc:
                 raise InvalidRecord(f"unusable URL: {exc}") from exc
             content = normalize_content(record)

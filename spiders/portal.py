@@ -24,6 +24,7 @@ from scrapy.http import Request, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
+from crawler.canonical import strip_session
 from crawler.extract import detect_family, extract_record, read_page
 from crawler.frontier import (
     ARTICLE,
@@ -125,6 +126,8 @@ class PortalSpider(scrapy.Spider):
                  force: bool = False, meta: dict | None = None) -> Request | None:
         """A request for a URL claimed now (None: already claimed this run)."""
         family = self.state.family.get(site.key)
+        # The cleanest known URL is the one requested: no session tokens.
+        url = strip_session(url, family)
         key = key or self.state.key_of(url, family)
         if not self.state.claim(key, url, site.key, kind=kind, hops=hops, priority=priority,
                                 force=force):
@@ -239,6 +242,7 @@ class PortalSpider(scrapy.Spider):
         # The site's template (learned from its pages, kept in the archive) keeps its
         # menus, footers and boxes out of the record even where no family rule names them.
         host = host_of(response.url)
+        true_url = self._true_url(page.root, response, site, known)
         template = self.state.template_for(host, page.root)
         if fam is not None and fam.is_listing_url(response.url) and not fam.is_article_url(
                 response.url):
@@ -249,8 +253,10 @@ class PortalSpider(scrapy.Spider):
             rec = extract_record(page, response.url, profiles=self.profiles, template=template)
             is_article = self._is_article(rec, known, fam, response.url)
         if is_article:
+            record = rec.as_dict()
+            record["url"] = true_url
             item = ArticleItem(
-                record=rec.as_dict(), site=site.key, fetched_at=_now(),
+                record=record, site=site.key, fetched_at=_now(),
                 http_status=response.status,
                 requested_url=response.request.url if response.request else response.url,
                 content_type=ctype, keys=self._keys(response), **self._validators(response),
@@ -258,7 +264,8 @@ class PortalSpider(scrapy.Spider):
             if self.state.template_pending(host):
                 # The first pages of a site with no template yet: held (with their bytes)
                 # until the template is learned, then read again with it.
-                self.held.setdefault(host, []).append((response.body, ctype, item))
+                self.held.setdefault(host, []).append((response.body, ctype, item,
+                                                       response.url))
             else:
                 yield item
         else:
@@ -266,6 +273,20 @@ class PortalSpider(scrapy.Spider):
         if self.held.get(host) and not self.state.template_pending(host):
             yield from self._release(host)
         yield from requests
+
+    @staticmethod
+    def _true_url(root, response, site: Site, family: str | None) -> str:
+        """The article's URL for the archive: the page's own same-site ``rel=canonical``
+        when it has one, else the URL that answered; without session parameters."""
+        if root is not None:
+            hrefs = root.xpath("//link[contains(concat(' ', translate(normalize-space(@rel), "
+                               "'CANONIL', 'canonil'), ' '), ' canonical ')]/@href")
+            if hrefs and hrefs[0].strip():
+                base = root.xpath("string(//base/@href)") or response.url
+                url = urljoin(base, hrefs[0].strip())
+                if urlsplit(url).scheme in ("http", "https") and host_of(url) in site.hosts:
+                    return strip_session(url, family)
+        return strip_session(response.url, family)
 
     @staticmethod
     def _is_article(rec, known, fam, url: str) -> bool:  # noqa: ANN001
@@ -283,13 +304,12 @@ class PortalSpider(scrapy.Spider):
         if learner is not None and host not in self.state.stored_templates:
             self.state.templates[host] = learner.template()
         template = self.state.templates.get(host)
-        for body, ctype, item in self.held.pop(host, []):
+        for body, ctype, item, page_url in self.held.pop(host, []):
             if template:
-                url = item.record["url"]
-                rec = extract_record(read_page(body, url, content_type=ctype), url,
+                rec = extract_record(read_page(body, page_url, content_type=ctype), page_url,
                                      profiles=self.profiles, template=template)
                 if rec.body:
-                    item.record = rec.as_dict()
+                    item.record = {**rec.as_dict(), "url": item.record["url"]}
             yield item
 
     def spider_idle(self):

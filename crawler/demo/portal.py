@@ -106,7 +106,8 @@ class DemoPortal:
     """The demo site plus its ground truth. Deterministic for a given (n_articles, seed)."""
 
     def __init__(self, n_articles: int = 300, seed: int = 1, slow_delay: float = 0.5,
-                 host: str = "127.0.0.1", delay: float = 0.0, validators: bool = True):
+                 host: str = "127.0.0.1", delay: float = 0.0, validators: bool = True,
+                 discovery: str = "home"):
         self.n_articles = n_articles
         self.seed = seed
         self.slow_delay = slow_delay
@@ -115,7 +116,8 @@ class DemoPortal:
         # (answered 200 in full), as some servers do.
         self.validators = validators
         self.host = host
-        self.site = Site(n_articles=n_articles, seed=seed)
+        # What the home page leads to first (crawler.demo.site.DISCOVERY).
+        self.site = Site(n_articles=n_articles, seed=seed, discovery=discovery)
         self.base_url: str | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -53,8 +53,19 @@ class Response:
     delay: float = 0.0  # seconds to wait before answering (the slow page)
 
 
+# What the main home page shows first (DemoPortal(discovery=...)): "home", the portal's
+# own home page; the others a plain page in no family's markup, so that the crawler meets
+# articles before it knows the site's family: "sitemap" (no links: robots.txt's sitemap
+# comes first), "feed" (only the RSS feed), "listings" (every listing, shuffled), "links"
+# (every URL of every article, category and session-token variants, shuffled).
+DISCOVERY = ("home", "sitemap", "feed", "listings", "links")
+
+
 class Site:
-    def __init__(self, n_articles: int = 300, seed: int = 1):
+    def __init__(self, n_articles: int = 300, seed: int = 1, discovery: str = "home"):
+        if discovery not in DISCOVERY:
+            raise ValueError(f"discovery must be one of {', '.join(DISCOVERY)}")
+        self.discovery = discovery
         self.seed = seed
         self.n_articles = n_articles
         self.articles, self.phantom = generate(n_articles, seed)
@@ -459,6 +470,33 @@ ExecuteOrDelayUntilScriptLoaded(function(){{}}, 'sp.js');
                 f'<div class="news-mota">{lead}</div></div>')
 
     # ------------------------------------------------------------------ pages
+    def splash(self) -> bytes:
+        """The plain home page of a ``discovery`` order other than "home"."""
+        head = links = ""
+        rng = random.Random(f"splash-{self.seed}-{self.discovery}")
+        if self.discovery == "feed":
+            head = (f'<link rel="alternate" type="application/rss+xml" title="Tin tức" '
+                    f'href="/_layouts/15/listfeed.aspx?List={self.list_guid}" />')
+        elif self.discovery == "listings":
+            hrefs = [f"{prefix}/noidung/tintuc/Pages/tin-tuc.aspx?l={code}"
+                     for prefix, code in self.listings]
+            rng.shuffle(hrefs)
+            links = "\n".join(f'<li><a href="{escape(h)}">Chuyên mục {i}</a></li>'
+                              for i, h in enumerate(hrefs))
+        elif self.discovery == "links":
+            hrefs = [p for a in self.articles if a.status != "missing"
+                     for p in self.url_variants(a)]
+            # Per-visit tokens a portal prints in its links (&s=<24 hex>).
+            hrefs += [f"{a.path()}&s={self.sid(a, k)}" for a in self.articles[::7]
+                      if a.prefix == MAIN_PREFIX and a.status == "ok" for k in (7, 8)]
+            rng.shuffle(hrefs)
+            links = "\n".join(f'<li><a href="{escape(h)}">Bài {i}</a></li>'
+                              for i, h in enumerate(hrefs))
+        return (f'<!DOCTYPE html>\n<html lang="vi"><head><meta charset="utf-8" />'
+                f'<title>{escape(SITE_NAME)}</title>{head}</head><body>'
+                f'<h1>{escape(SITE_NAME)}</h1><p>Cổng thông tin điện tử đang được nâng cấp.</p>'
+                f'<ul>{links}</ul></body></html>\n').encode()
+
     def home(self, prefix: str) -> bytes:
         blocks = []
         cats = SUB_CATEGORIES if prefix == SUB_PREFIX else MAIN_CATEGORIES
@@ -777,6 +815,8 @@ ExecuteOrDelayUntilScriptLoaded(function(){{}}, 'sp.js');
                 return Response(200, self.static_page(
                     "Liên hệ", "Số 12, đường Trường Chinh, thành phố Demo. Điện thoại: 0209.3870.000."))
         if low == "/pages/default.aspx":
+            if not prefix and self.discovery != "home":
+                return Response(200, self.splash())
             return Response(200, self.home(prefix))
         if low == "/pages/tim-kiem.aspx":
             return Response(200, self.search_page(q.get("k", "")))
