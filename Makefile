@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 PYWB   ?= .venv-pywb
 $(PYWB)/.installed:
 	$(PYTHON) -m venv $(PYWB)
-	$(PYWB)/bin/python -m pip install -q pywb
+	$(PYWB)/bin/python -m pip install -q pywb || echo "pywb did not install: tests/test_warc.py skips its replay test"
 	@touch $@
 
 demo: $(STAMP)
