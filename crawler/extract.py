@@ -556,7 +556,7 @@ def _content_image(el, rec: Record, profiles: Profiles) -> dict | None:
     src = urljoin(rec.url, el.get("src").strip())
     drop_class = profiles.drop_class.search
     if (_Walker._tiny(el) or profiles.image_skip.search(src)
-            or any(a.tag in ("a", "form") or drop_class(a.get("class") or "")
+            or any(_links_elsewhere(a, src) or drop_class(a.get("class") or "")
                    for a in el.iterancestors())
             or any(src == im["src"] for im in rec.images) or _by_teaser(el)
             or in_chrome(el, profiles.generic)):
@@ -580,12 +580,24 @@ def _content_image(el, rec: Record, profiles: Profiles) -> dict | None:
     return {"src": src, "caption": caption}
 
 
+_IMAGE_FILE = re.compile(r"(?i)\.(jpe?g|png|gif|webp|bmp|tiff?)(\?.*)?$")
+
+
+def _links_elsewhere(el, src: str) -> bool:
+    """A link around an image that goes somewhere else than the image itself (a teaser,
+    a banner); a link to the full-size file is part of the photo."""
+    if el.tag != "a":
+        return False
+    href = (el.get("href") or "").strip()
+    return bool(href) and not _IMAGE_FILE.search(href)
+
+
 def _by_teaser(img) -> bool:
     """An image next to a link with a headline's text: a teaser's thumbnail."""
     holder = img.getparent()
     for _ in range(2):
-        if holder is None:
-            return False
+        if holder is None or len(_text(holder)) > 400:
+            return False  # a teaser is a small block; this is an article or a page
         if any(len(_text(a)) >= 25 for a in holder.iter("a")):
             return True
         holder = holder.getparent()

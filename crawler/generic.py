@@ -30,7 +30,7 @@ from .text import clean, fold
 
 _DATE = re.compile(r"(?<!\d)[0-3]?\d[/.-][01]?\d[/.-](?:19|20)\d\d(?!\d)")
 _BOLD_STYLE = re.compile(r"font-weight\s*:\s*(bold|[6-9]00)", re.I)
-_SEPARATORS = re.compile(r"\s+(?:[-|–—:»]{1,2}|::)\s+")
+_SEPARATORS = re.compile(r"\s+(?:[-|–—:»>›]{1,2}|::)\s+")
 _WORD = re.compile(r"\w+")
 
 
@@ -53,13 +53,21 @@ def references(root, url: str) -> list[list[str]]:
     """Token lists the headline should agree with: og/twitter titles, <title> and its
     parts (site names are split off), the URL slug."""
     refs: list[str] = []
+    # Menu and breadcrumb entries (short link texts) are category names: a <title> made
+    # of them ("UBND huyện > Tin tức > Tin hoạt động") says nothing of the headline.
+    categories = {fold(clean(a.text_content())) for a in root.iter("a")
+                  if 0 < len(a.text_content()) <= 60 and len(a.text_content().split()) <= 6}
     for xp in ("//meta[@property='og:title']/@content", "//meta[@name='twitter:title']/@content",
                "//meta[@name='title']/@content", "//title"):
         for found in root.xpath(xp)[:1]:
             text = clean(found if isinstance(found, str) else found.text_content())
-            if text:
+            if not text:
+                continue
+            parts = [p for p in _SEPARATORS.split(text) if p]
+            named = [p for p in parts if fold(p) in categories]
+            if not named:
                 refs.append(text)
-                refs.extend(p for p in _SEPARATORS.split(text) if len(p) > 12)
+            refs.extend(p for p in parts if len(p) > 12 and p not in named)
     path = unquote(urlsplit(url).path).rstrip("/")
     slug = path.rpartition("/")[2]
     slug = re.sub(r"\.(aspx?|html?|php|jsp)$", "", slug, flags=re.I)
@@ -415,9 +423,22 @@ class Reader:
             if described is None:
                 described = {clean(d)[:50].lower() for d in self.root.xpath(
                     "//meta[@property='og:description' or @name='description']/@content") if d}
-            if styled or text[:50].lower() in described:
+            if styled or text[:50].lower() in described or self._opens_text(
+                    text, container if container is not None else stop):
                 return el
         return None
+
+    def _opens_text(self, text: str, body) -> bool:
+        """The main text begins with this very paragraph: a lead the layout repeats."""
+        if body is None:
+            return False
+        for el in body.iter("p", "div"):
+            if any(isinstance(c.tag, str) and c.tag in ("p", "div") for c in el):
+                continue
+            first = clean(el.text_content())
+            if len(first) >= 40:
+                return first == text
+        return False
 
     # -- main content ----------------------------------------------------------
     def main_content(self):
