@@ -36,9 +36,10 @@ class FetchErrorItem:
 
 @dataclass
 class NotModifiedItem:
-    """A known article answered 304 Not Modified: only ``last_seen`` moves."""
+    """An article answered 304 Not Modified: only ``last_seen`` moves. ``article_id`` is
+    None when the request carried no validators (the pipeline finds it by URL)."""
 
-    article_id: int
+    article_id: int | None
     url: str
     site: str
     fetched_at: str

@@ -94,10 +94,18 @@ class ArchivePipeline:
         return outcome
 
     def _not_modified(self, archive, item: NotModifiedItem) -> str:
-        outcome = archive.touch_article(item.article_id, crawl_id=self.crawl_id,
+        article_id = item.article_id or archive.find_article(item.url)
+        if article_id is None:
+            archive.record_error(
+                self.crawl_id, item.url, "HTTP 304 Not Modified to a request without "
+                "validators, for a URL the archive holds no article for: nothing to archive",
+                status=304)
+            self.state.done(item.keys, ERROR, site_key=item.site)
+            return "errors"
+        outcome = archive.touch_article(article_id, crawl_id=self.crawl_id,
                                         seen_at=item.fetched_at, url=item.url)
         self.state.done(item.keys, ARTICLE, url=item.url, site_key=item.site,
-                        article_id=item.article_id, etag=item.etag,
+                        article_id=article_id, etag=item.etag,
                         last_modified=item.last_modified)
         return outcome
 

@@ -203,13 +203,11 @@ class PortalSpider(scrapy.Spider):
                               f"{exc}", response.status, keys=self._keys(response))
 
     def _not_modified(self, response, site: Site):
-        article_id = response.meta.get("article_id")
-        if not article_id:
-            return self._error(response.url, site, "HTTP 304 Not Modified to a request without "
-                               "validators: nothing to archive", 304, keys=self._keys(response))
+        # A revalidation carries its article; a 304 to a plain request (some servers send
+        # one) is resolved by the pipeline from the URL, or recorded as a failure.
         return NotModifiedItem(
-            article_id=article_id, url=response.url, site=site.key, fetched_at=_now(),
-            keys=self._keys(response), **self._validators(response))
+            article_id=response.meta.get("article_id"), url=response.url, site=site.key,
+            fetched_at=_now(), keys=self._keys(response), **self._validators(response))
 
     @staticmethod
     def _validators(response) -> dict:

@@ -18,7 +18,7 @@ from crawler.frontier import (
     Row,
     parse_revisit_policy,
 )
-from crawler.items import FetchErrorItem, NotModifiedItem
+from crawler.items import NotModifiedItem
 from crawler.store import Archive
 from spiders.portal import PortalSpider
 
@@ -144,10 +144,31 @@ def test_304_answers(tmp_path):
     item = spider._not_modified(HtmlResponse(url, status=304, request=known,
                                              headers={"ETag": '"v2"'}), spider.sites[0])
     assert isinstance(item, NotModifiedItem) and (item.article_id, item.etag) == (5, '"v2"')
-    # A 304 to a request that sent no validators has nothing to archive: an error row.
+    # A 304 to a request that sent no validators: the pipeline finds the article by URL.
     plain = Request(url, meta={"site": SITE, "key": "k", "key_url": url})
     item = spider._not_modified(HtmlResponse(url, status=304, request=plain), spider.sites[0])
-    assert isinstance(item, FetchErrorItem) and "without validators" in item.reason
+    assert isinstance(item, NotModifiedItem) and item.article_id is None
+
+
+def test_304_to_a_plain_request_known_or_not(tmp_path, record_factory):
+    from pipelines.archive import ArchivePipeline
+
+    db = tmp_path / "a.db"
+    crawler = get_crawler(PortalSpider, {"ARCHIVE_DB": str(db)})
+    crawler.spider = PortalSpider.from_crawler(crawler, start_url=START)
+    pipe = ArchivePipeline.from_crawler(crawler)
+    pipe.open_spider(crawler.spider)
+    record = record_factory()
+    pipe.archive.save_article(record, crawl_id=pipe.crawl_id, fetched_at="2026-01-01T00:00:00+00:00")
+    pipe.process_item(NotModifiedItem(article_id=None, url=record["url"], site=SITE,
+                                      fetched_at="2026-02-01T00:00:00+00:00"))
+    assert rows(db, "select last_seen from articles") == [("2026-02-01T00:00:00+00:00",)]
+    unknown = ARTICLE_URL.format(404404)
+    pipe.process_item(NotModifiedItem(article_id=None, url=unknown, site=SITE,
+                                      fetched_at="2026-02-01T00:00:00+00:00"))
+    (reason,) = rows(db, "select reason from fetch_errors")
+    assert "304 Not Modified" in reason[0] and "no article" in reason[0]
+    assert rows(db, "select count(*) from articles") == [(1,)]
 
 
 def test_touch_article_moves_last_seen_only(tmp_path, record_factory):
