@@ -45,6 +45,9 @@ _SKIP_EXT = re.compile(
     r"(?i)\.(pdf|docx?|xlsx?|pptx?|rar|zip|7z|odt|ods|jpe?g|png|gif|bmp|webp|svg|mp[34]|avi|"
     r"wmv|flv|mov|exe|msi|apk|css|js|ico|xml)$"
 )
+_LOADER_ATTRS = ("data-url", "data-href", "data-load-url", "data-next")
+_LOADER_XPATH = "//*[@" + " or @".join((*_LOADER_ATTRS, "onclick")) + "]"
+_ONCLICK_URL = re.compile(r"""['"]((?:/|\?|https?://)[^'"\s]+)['"]""")
 _PAGE_PARAM = re.compile(r"(?i)[?&](page|p|trang|pageindex|before|after|cursor|start|offset)=")
 
 
@@ -387,6 +390,22 @@ class PortalSpider(scrapy.Spider):
                     decided.add((site.key, href))
                 continue
             yield "link", (url, seen_key, href if absolute else None), a.text_content()
+        # "Xem thêm" buttons that load the next items by GET: the URL in a data-url
+        # (data-href, data-load-url, data-next) attribute, or quoted in the onclick
+        # loader of a "more" button. Discovery, like postbacks; the answer (often an HTML
+        # fragment) is read as a page of the listing.
+        more = self.profiles.crawl.more_text
+        for el in root.xpath(_LOADER_XPATH):
+            urls = [el.get(name) for name in _LOADER_ATTRS if el.get(name)]
+            text = el.text_content()
+            onclick = el.get("onclick")
+            if onclick and more.match(" ".join(text.split())):
+                urls += _ONCLICK_URL.findall(onclick)
+            for found in urls:
+                url = urljoin(base, found.strip()).split("#", 1)[0]
+                seen_key = self.state.key_of(url, known) if self._allowed(url, site) else None
+                if seen_key is not None and seen_key not in seen:
+                    yield "link", (url, seen_key, None), text
 
     def _requests(self, follow, root, response, site: Site, fam, hops: int, tally: dict):
         rules = self.profiles.crawl
