@@ -34,6 +34,8 @@ from crawler.demo import DemoPortal  # noqa: E402
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s",
         "PROGRESS_ENABLED=False", "-s", "DOWNLOAD_TIMEOUT=10", "-s", "RETRY_TIMES=2"]
 ARTICLE = "chi-tiet-tin-tuc.aspx"
+# Images and attached documents the crawl downloads with an article (pipelines/media.py).
+MEDIA = ("/PublishingImages/", "/PictureLibrary/", "/Attachments/")
 
 
 def command(portal: DemoPortal, db: Path, *extra: str) -> list[str]:
@@ -80,15 +82,19 @@ def incremental(args, work: Path) -> None:
     unchanged_200 = [p for m, p, s in full if ARTICLE in p and s == 200
                      and p.split("?", 1)[1].split("&")[0] not in touched]
     print(f"{args.articles}-article portal, then {args.new} new, 3 edited, 1 deleted\n")
-    print(f"{'run':10} {'requests':>9} {'of first':>9} {'article':>8} {'304':>5} "
-          f"{'new/changed/unchanged/gone':>28} {'time':>7}")
+    pages_first = [r for r in first if not any(m in r[1] for m in MEDIA)]
+    print(f"{'run':10} {'requests':>9} {'of first':>9} {'pages':>6} {'of first':>9} "
+          f"{'article':>8} {'304':>5} {'new/changed/unchanged/gone':>28} {'time':>7}")
     for name, reqs, took, row in (("first", first, t_first, rows[0]),
                                   ("nightly", nightly, t_nightly, rows[1]),
                                   ("--full", full, t_full, rows[2])):
         arts = Counter(s for m, p, s in reqs if ARTICLE in p)
-        print(f"{name:10} {len(reqs):>9} {len(reqs) / len(first):>9.3f} "
-              f"{sum(arts.values()):>8} {arts[304]:>5} {'/'.join(map(str, row)):>28} "
-              f"{took:>6.1f}s")
+        pages = [r for r in reqs if not any(m in r[1] for m in MEDIA)]
+        print(f"{name:10} {len(reqs):>9} {len(reqs) / len(first):>9.3f} {len(pages):>6} "
+              f"{len(pages) / len(pages_first):>9.3f} {sum(arts.values()):>8} {arts[304]:>5} "
+              f"{'/'.join(map(str, row)):>28} {took:>6.1f}s")
+    print("(requests: everything the portal answered, the articles' images and documents "
+          "included; pages: without them)")
     print(f"\nnightly found {len(new & held)} of {len(new)} new articles; "
           f"--full downloaded {len(unchanged_200)} unchanged article pages with a 200")
 
@@ -116,12 +122,12 @@ def kills(args, work: Path) -> None:
         reqs, _ = crawl(portal, db)
         last = sum(1 for m, p, s in reqs if ARTICLE in p)
     conn = sqlite3.connect(db)
-    same = dict(conn.execute("select url, content_hash from articles").fetchall())
+    same = dict(conn.execute("select key, content_hash from articles").fetchall())
     ok = conn.execute("pragma integrity_check").fetchone()[0]
     fk = conn.execute("pragma foreign_key_check").fetchall()
     conn.close()
     conn = sqlite3.connect(ref)
-    reference = dict(conn.execute("select url, content_hash from articles").fetchall())
+    reference = dict(conn.execute("select key, content_hash from articles").fetchall())
     conn.close()
     print(f"\nkilled (SIGKILL) with {held} articles archived, then run to the end:")
     print(f"  article requests: {killed} in the killed runs + {last} in the last = "
