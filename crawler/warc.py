@@ -9,10 +9,10 @@ warcio, to ``warc/SITE/`` beside the archive:
   POST's body with its ``Content-Type`` and ``Content-Length``), directly followed by
 - a ``response`` record with ``WARC-Concurrent-To`` naming the request: the status code
   and protocol, every header value as received (each ``Set-Cookie``), the body as it came
-  (still gzip- or br-encoded when the server encoded it; only a chunked transfer
-  encoding is gone, as the HTTP stack removed it: the record says so in
-  ``X-Archive-Orig-Transfer-Encoding`` and its ``Content-Length`` is the body's), and
-  ``WARC-Payload-Digest`` over that body;
+  (still gzip- or br-encoded when the server encoded it; a chunked body de-chunked, as
+  Twisted removes the chunking and its header; a ``Transfer-Encoding`` header that does
+  reach us becomes ``X-Archive-Orig-Transfer-Encoding`` and ``Content-Length`` the
+  body's), and ``WARC-Payload-Digest`` over that body;
 - or a ``revisit`` record: ``identical-payload-digest`` when the URL answered the same
   bytes as its last capture, ``server-not-modified`` for a 304; both with
   ``WARC-Refers-To-Target-URI`` and ``WARC-Refers-To-Date`` of the capture that holds

@@ -432,3 +432,74 @@ def test_sqlite_utils_lists_and_applies_the_migrations(tmp_path):
         assert archive.schema_version == 8
         assert "warc_file" in archive.db["article_versions"].columns_dict
         assert {"sha256", "size", "type", "local_path"} <= set(archive.db["images"].columns_dict)
+
+
+def test_capture_is_made_before_scrapy_decompresses(tmp_path):
+    """A server answering gzip-encoded, chunked, with two Set-Cookie headers: the WARC
+    holds the gzip bytes as sent (de-chunked) and both cookies."""
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    page = ("<html><head><title>Trang chủ</title></head><body><h1>Sở Demo</h1>"
+            "<p>Tin tức</p></body></html>").encode()
+    packed = gzip.compress(page)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802
+            if self.path != "/":
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Set-Cookie", "ASP.NET_SessionId=abc; path=/")
+            self.send_header("Set-Cookie", "lang=vi; path=/")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(packed), 40):
+                chunk = packed[i:i + 40]
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        db = tmp_path / "archive.db"
+        out = subprocess.run([sys.executable, "-m", "crawler", "crawl", "--start-url",
+                              f"http://127.0.0.1:{server.server_address[1]}/", "--db",
+                              str(db), *FAST], capture_output=True, text=True, timeout=120,
+                             cwd=tmp_path)
+        assert out.returncode in (0, 1, 3), out.stderr[-3000:]
+    finally:
+        server.shutdown()
+    (path,) = files_of(tmp_path)
+    with open(path, "rb") as fh:
+        it = ArchiveIterator(fh)
+        for rec in it:
+            if rec.rec_type == "response" and rec.rec_headers.get_header(
+                    "WARC-Target-URI").endswith(f":{server.server_address[1]}/"):
+                http = rec.http_headers
+                raw = rec.raw_stream.read()
+                break
+        else:
+            pytest.fail("no response record for the page")
+    assert raw == packed  # the bytes as sent, not Scrapy's decompressed body
+    assert http.get_header("Content-Encoding") == "gzip"
+    assert [v for k, v in http.headers if k.lower() == "set-cookie"] == [
+        "ASP.NET_SessionId=abc; path=/", "lang=vi; path=/"]
+    # Twisted de-chunks the body and drops Transfer-Encoding: no header claims a length
+    # or an encoding the stored bytes do not have (the record's length bounds them).
+    assert http.get_header("Content-Length") is None
+    assert http.get_header("Transfer-Encoding") is None
+    assert http.get_statuscode() == "200"
+    check = subprocess.run([str(BIN / "warcio"), "check", str(path)], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout
