@@ -111,8 +111,8 @@ class _File:
 
 
 def repair(path: Path) -> int:
-    """Cut a WARC file after its last whole record (a writer killed mid-record); returns
-    the bytes removed."""
+    """Cut a WARC file after its last whole exchange (a writer killed mid-record: a
+    request record whose answer is torn goes too); returns the bytes removed."""
     good = 0
     try:
         with open(path, "rb") as fh:
@@ -120,7 +120,8 @@ def repair(path: Path) -> int:
             for record in it:
                 record.content_stream().read()
                 it.read_to_end(record)
-                good = it.get_record_offset() + it.get_record_length()
+                if record.rec_type != "request":
+                    good = it.get_record_offset() + it.get_record_length()
     except Exception:  # noqa: BLE001 - a torn member ends the readable part
         pass
     size = path.stat().st_size

@@ -503,3 +503,31 @@ def test_capture_is_made_before_scrapy_decompresses(tmp_path):
     check = subprocess.run([str(BIN / "warcio"), "check", str(path)], capture_output=True,
                            text=True, timeout=60)
     assert check.returncode == 0, check.stdout
+
+
+def test_a_torn_last_record_is_cut_by_the_next_run(tmp_path):
+    def exchange(writer, n):
+        return writer.capture("site", method="GET", url=f"http://x.gov.vn/{n}",
+                              request_headers=[], request_body=b"", status=200,
+                              protocol="HTTP/1.1", response_headers=[("Content-Type",
+                                                                      "text/html")],
+                              body=b"<p>%d</p>" % n)
+
+    first = WarcWriter(tmp_path, crawl_id=1)
+    kept = exchange(first, 1)
+    torn = exchange(first, 2)
+    for handle in first.files.values():  # killed: never closed, marker left
+        handle.sync()
+    (path,) = files_of(tmp_path)
+    with open(path, "r+b") as fh:  # the last record half written
+        fh.truncate(torn.offset + torn.length // 2)
+    assert path.with_name(path.name + ".open").exists()
+    second = WarcWriter(tmp_path, crawl_id=2)
+    exchange(second, 3)
+    second.close()
+    assert path.stat().st_size == kept.offset + kept.length
+    assert not list(tmp_path.glob("warc/*/*.open"))
+    out = subprocess.run([str(BIN / "warcio"), "check", *map(str, files_of(tmp_path))],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout
+    assert read_record(tmp_path, kept.file, kept.offset, kept.length)[2] == b"<p>1</p>"
