@@ -69,6 +69,7 @@ class Family:
     caseless_paths: bool = False  # the server (IIS) answers any case of a path
     article_url: list[re.Pattern] = field(default_factory=list)
     listing_url: list[re.Pattern] = field(default_factory=list)
+    stale_pages: int | None = None  # nightly runs: K stale listing pages end a walk
     # Query parameters that carry a session or a portlet's state, never content: removed
     # before a URL is requested or keyed (crawler/canonical.py).
     session_params: list[str] = field(default_factory=list)
@@ -117,7 +118,7 @@ class ProfileError(ValueError):
 
 _FAMILY_KEYS = {"description", "detect", "article", "title", "date", "summary", "body", "drop",
                 "canonical_params", "caseless_paths", "crawl"}
-_FAMILY_CRAWL_KEYS = {"article_url", "listing_url", "session_params"}
+_FAMILY_CRAWL_KEYS = {"article_url", "listing_url", "stale_pages", "session_params"}
 _COMMON_KEYS = {"prune", "drop", "drop_class", "drop_id", "boilerplate", "attachment_ext",
                 "image_skip"}
 _CRAWL_KEYS = {"deny", "postback_arg", "postback_target", "more_text", "session_params"}
@@ -175,6 +176,13 @@ class _Checker:
             return etree.XPath(" | ".join(_expand(x) for x in xpaths))
         except etree.XPathSyntaxError as exc:
             self.fail(entry, key, f"bad XPath: {exc}")
+
+
+def _positive(chk: _Checker, entry: str, key: str, table: dict) -> int | None:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        chk.fail(entry, key, "must be a whole number of 1 or more")
+    return value
 
 
 @dataclass
@@ -243,6 +251,7 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
                              for p in chk.strings(crawl, f"{entry}.crawl", "listing_url")],
                 session_params=[chk.regex(f"{entry}.crawl", "session_params", p).pattern
                                 for p in chk.strings(crawl, f"{entry}.crawl", "session_params")],
+                stale_pages=_positive(chk, f"{entry}.crawl", "stale_pages", crawl),
             )
         )
     crawl = chk.table(data["crawl"], "crawl", _CRAWL_KEYS,

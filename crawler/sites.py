@@ -29,6 +29,7 @@ class Site:
     level: str | None = None
     verified: bool = False
     page_cap: int | None = None
+    stale_pages: int | None = None  # nightly runs: stop a listing after K pages with nothing new
     deny: list[str] = field(default_factory=list)
     allow_paths: list[str] = field(default_factory=list)
 
@@ -43,7 +44,7 @@ class RegistryError(ValueError):
 
 _TYPES = {
     "name": str, "family": str, "start_urls": list, "province": str, "level": str,
-    "verified": bool, "page_cap": int, "deny": list, "allow_paths": list,
+    "verified": bool, "page_cap": int, "stale_pages": int, "deny": list, "allow_paths": list,
 }
 _REQUIRED = ("name", "family", "start_urls")
 LEVELS = ("province", "department", "district", "town", "commune")
@@ -85,8 +86,9 @@ def _check(path: Path, key: str, spec, families: set[str]) -> Site:
             re.compile(pattern)
         except re.error as exc:
             fail("deny", f"bad regular expression {pattern!r}: {exc}")
-    if "page_cap" in spec and spec["page_cap"] < 1:
-        fail("page_cap", "must be at least 1")
+    for name in ("page_cap", "stale_pages"):
+        if name in spec and spec[name] < 1:
+            fail(name, "must be at least 1")
     return Site(key=key, **spec)
 
 

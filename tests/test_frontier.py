@@ -185,3 +185,16 @@ def test_touch_article_moves_last_seen_only(tmp_path, record_factory):
         assert {k: v for k, v in after.items() if k not in ("last_seen", "last_crawl")} == \
             {k: v for k, v in before.items() if k not in ("last_seen", "last_crawl")}
         assert archive.db["crawls"].get(later)["articles_unchanged"] == 1
+
+
+def test_stale_pages_site_then_family_then_setting(tmp_path):
+    # The PublishingPortal family says 2 (families.toml); the setting's default is 2 too,
+    # so the setting is moved to tell them apart.
+    state, _ = open_state(tmp_path / "a.db", STALE_LISTING_PAGES=5)
+    key = next(iter(state.sites))
+    assert state.stale_pages_of(key) == 2  # the family's value wins over the setting
+    state.sites[key].stale_pages = 4
+    assert state.stale_pages_of(key) == 4  # the site's own wins over the family's
+    state.sites[key].stale_pages = None
+    state.family[key] = None
+    assert state.stale_pages_of(key) == 5  # no family known: the setting
