@@ -220,6 +220,9 @@ def _print_crawl(row: dict, db: Path) -> None:
     for reason, count in reasons:
         console.print(f"  {count:>5} x {reason}", markup=False, soft_wrap=True)
     console.print(f"archive: {db}\nlog: {row.get('log_file')}")
+    if (db.parent / "warc").is_dir():
+        console.print(f"WARC files: {db.parent / 'warc'}; images and documents: "
+                      f"{db.parent / 'files'}", markup=False, soft_wrap=True)
     console.print(f"browse it: {sys.executable} -m crawler serve --db {db}")
 
 

@@ -25,11 +25,19 @@ def media_type(content_type: str | None, url: str) -> str | None:
 
 
 def extension(ctype: str | None, url: str) -> str:
+    """The stored file's extension: the URL's when it fits the type, else the type's
+    (``DownloadFile.aspx?id=3`` answering a PDF is kept as ``.pdf``)."""
     suffix = PurePosixPath(unquote(urlsplit(url).path)).suffix.lower()
-    if _EXT.match(suffix):
-        return ".jpg" if suffix == ".jpeg" else suffix
+    suffix = ".jpg" if suffix == ".jpeg" else suffix
+    if _EXT.match(suffix) and (not ctype or mimetypes.guess_type("f" + suffix)[0] == ctype):
+        return suffix
     guessed = mimetypes.guess_extension(ctype or "") or ""
-    return guessed if _EXT.match(guessed) else ""
+    if _EXT.match(guessed):
+        return guessed
+    return suffix if _EXT.match(suffix) and suffix not in _SCRIPTS else ""
+
+
+_SCRIPTS = {".aspx", ".asp", ".ashx", ".php", ".jsp", ".cgi", ".html", ".htm"}
 
 
 def store_file(root: Path, body: bytes, ctype: str | None, url: str) -> tuple[str, int, str]:

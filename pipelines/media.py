@@ -85,6 +85,10 @@ class MediaPipeline:
             self._record(url, site_key, "failed", f"HTTP {response.status}")
             return
         ctype = media_type(response.headers.get("Content-Type", b"").decode("latin-1"), url)
+        if ctype in ("text/html", "application/xhtml+xml"):
+            # A login or error page answered 200 where a file was linked: not the file.
+            self._record(url, site_key, "failed", f"answered a web page ({ctype}), not a file")
+            return
         try:
             digest, size, rel = store_file(self.root, response.body, ctype, url)
         except OSError as exc:
