@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .canonical import host_of
 from .lifecycle import LockHeld, SiteLocks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +170,7 @@ def site_keys(spider_kwargs: dict) -> list[str]:
     if unknown:
         raise UsageError(f"unknown site(s) {', '.join(unknown)}; see `python -m crawler sites`")
     if spider_kwargs.get("start_url"):
-        keys.append(urlsplit(spider_kwargs["start_url"].strip()).netloc.lower())
+        keys.append(host_of(spider_kwargs["start_url"].strip()))
     if not keys:
         raise UsageError("name a site, --all, or --start-url URL")
     return keys
@@ -259,7 +260,7 @@ def without_sites(spider_kwargs: dict, skipped: set[str]) -> dict:
     if chosen:
         kwargs["sites"] = ",".join(chosen)
     start_url = kwargs.get("start_url")
-    if start_url and urlsplit(start_url.strip()).netloc.lower() in skipped:
+    if start_url and host_of(start_url.strip()) in skipped:
         kwargs.pop("start_url")
         kwargs.pop("family", None)
     return kwargs

@@ -35,7 +35,9 @@ class Site:
 
     @property
     def hosts(self) -> list[str]:
-        return sorted({urlsplit(u).netloc.lower() for u in self.start_urls})
+        from .canonical import host_of
+
+        return sorted({host_of(u) for u in self.start_urls})
 
 
 class RegistryError(ValueError):
@@ -117,7 +119,9 @@ def load_sites(path: str | Path | None = None) -> dict[str, Site]:
 
 def adhoc_site(start_url: str, family: str = "auto") -> Site:
     """A site for ``crawl --start-url``: no profile written, family recognized from pages."""
-    host = urlsplit(start_url).netloc.lower()
+    from .canonical import host_of
+
+    host = host_of(start_url)
     if not host:
         raise ValueError(f"not an absolute URL: {start_url!r}")
     return Site(key=host, name=host, family=family, start_urls=[start_url])
