@@ -543,6 +543,8 @@ def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> N
         if image is not None:
             found.append(image)
     if found:
+        for image in found:
+            image["paragraph"] = 0  # above the text
         rec.images[:0] = found
         rec.captions[:0] = [im["caption"] for im in found if im["caption"]]
 
@@ -621,6 +623,7 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
         if el.tag == "img":
             image = _content_image(el, rec, profiles)  # an image field, a gallery
             if image is not None:
+                image["paragraph"] = len(rec.body.split("\n\n")) if rec.body else 0
                 rec.images.append(image)
                 if image["caption"]:
                     rec.captions.append(image["caption"])
@@ -759,6 +762,7 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
     blocks = [b for b in blocks if b.kind != "p" or not (
         profiles.boilerplate.search(b.text) or b.text in caption_texts)]
     paragraphs: list[Block] = []
+    anchors: list[tuple[dict, int]] = []  # (image, paragraphs before it), placed at the end
     i = 0
     while i < len(blocks):
         b = blocks[i]
@@ -772,7 +776,9 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
                 caption = nxt.text
                 i += 1
             if not b.skip_image:
-                rec.images.append({"src": b.src, "caption": caption})
+                image = {"src": b.src, "caption": caption}
+                rec.images.append(image)
+                anchors.append((image, len(paragraphs)))
                 if caption:
                     rec.captions.append(caption)
         elif b.caption_hint and b.kind == "p" and len(b.text) < 400:
@@ -781,6 +787,7 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
         else:
             paragraphs.append(b)
         i += 1
+    original = paragraphs
 
     # Text the main-content choice left out: trailing widgets go, unless they are the
     # source or byline line; elsewhere it never joins the body.
@@ -813,15 +820,18 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
             and 60 <= len(paragraphs[0].text) <= 800 and not paragraphs[1].bold):
         # A bold first paragraph before plain ones is the layout's lead (sapo).
         rec.summary = paragraphs.pop(0).text
-    texts = [p.text for p in paragraphs]
-    if texts and rec.title and texts[0] == rec.title:
-        texts.pop(0)
-    if texts and rec.summary and texts[0] == rec.summary:
-        texts.pop(0)
+    if paragraphs and rec.title and paragraphs[0].text == rec.title:
+        paragraphs.pop(0)
+    if paragraphs and rec.summary and paragraphs[0].text == rec.summary:
+        paragraphs.pop(0)
     if rec.summary:
         # A lead shown only inside the body is still the lead, once.
-        texts = [t for t in texts if t != rec.summary]
-    rec.body = "\n\n".join(texts) or None
+        paragraphs = [p for p in paragraphs if p.text != rec.summary]
+    rec.body = "\n\n".join(p.text for p in paragraphs) or None
+    # Each image's place: how many of the body's paragraphs come before it.
+    kept = {id(p) for p in paragraphs}
+    for image, before in anchors:
+        image["paragraph"] = sum(1 for p in original[:before] if id(p) in kept)
     if not rec.body and not rec.warnings_has("not_article"):
         rec.warn("no_body")
     if not rec.title:

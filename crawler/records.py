@@ -67,6 +67,18 @@ def _links(value, field: str, key: str, label: str) -> list[dict]:
     return out
 
 
+def _images(value) -> list[dict]:
+    """``[{src, caption}]``, with ``paragraph`` (how many body paragraphs come before the
+    image) kept when the extractor said where it was."""
+    out = _links(value, "images", "src", "caption")
+    places = [item.get("paragraph") for item in _list(value, "images")
+              if isinstance(item, dict) and _text(item.get("src"), "images.src")]
+    for image, place in zip(out, places, strict=True):
+        if isinstance(place, int) and not isinstance(place, bool) and place >= 0:
+            image["paragraph"] = place
+    return out
+
+
 def normalize_content(record: dict) -> dict:
     """The content fields of a record, normalized (NFC, spaces, empty -> null)."""
     captions = []
@@ -80,7 +92,7 @@ def normalize_content(record: dict) -> dict:
         "summary": _text(record.get("summary"), "summary"),
         "body": _body(record.get("body")),
         "captions": captions,
-        "images": _links(record.get("images"), "images", "src", "caption"),
+        "images": _images(record.get("images")),
         "byline": _text(record.get("byline"), "byline"),
         "source": _text(record.get("source"), "source"),
         "attachments": _links(record.get("attachments"), "attachments", "url", "name"),
