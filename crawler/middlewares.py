@@ -165,6 +165,8 @@ class WarcCaptureMiddleware:
                 status=response.status, protocol=getattr(response, "protocol", None),
                 response_headers=_pairs(response.headers), body=response.body)
             request.meta["warc"] = where
+            if request.meta.get("key"):
+                self.writer().by_key[request.meta["key"]] = where
         except Exception as exc:  # noqa: BLE001 - the crawl goes on; the log says why
             logger.error("WARC capture of %s failed: %s: %s", request.url,
                          type(exc).__name__, exc)

@@ -159,6 +159,7 @@ class WarcWriter:
         self.files: dict[str, _File] = {}
         self.serial: dict[str, int] = {}
         self.last: dict[str, tuple[str, str, Location]] = {}  # url -> (digest, date, loc)
+        self.by_key: dict[str, Location] = {}  # frontier key of a request -> its payload
         self.pending: list[tuple] = []  # capture rows waiting for the fsync
         self.counts = {"response": 0, "revisit": 0, "request": 0, "bytes": 0}
         self._writer = WARCWriter(None, gzip=True, warc_version="1.1")
@@ -237,7 +238,8 @@ class WarcWriter:
     def capture(self, site: str, *, method: str, url: str, request_headers: list,
                 request_body: bytes, status: int, protocol: str | None,
                 response_headers: list, body: bytes) -> Location:
-        """Write one exchange; returns the location of its response or revisit record."""
+        """Write one exchange; returns the location of the record holding its payload:
+        its response record, or for a revisit the earlier capture it refers to."""
         handle = self._file(site)
         date = warc_date()
         parts = urlsplit(url)
@@ -299,7 +301,7 @@ class WarcWriter:
             self.last[url] = (digest, date, where)
             self.pending.append((url, digest, date, where.file, where.offset, where.length,
                                  status, self.crawl_id))
-        return where
+        return before[2] if kind == "revisit" else where
 
     def sync(self) -> None:
         """fsync what is written, then record the captures (in the caller's transaction,
@@ -368,10 +370,19 @@ def sync_crawl(crawler) -> None:  # noqa: ANN001
         writer.sync()
 
 
-def location_of(crawler, url: str) -> Location | None:  # noqa: ANN001
-    """Where the crawl's latest capture of ``url`` holds its payload, if captured."""
+def location_of(crawler, keys=(), urls=()) -> Location | None:  # noqa: ANN001
+    """Where the payload of an answer lies: by the frontier keys of its request (the
+    spider's claim; a redirected request keeps it, so the last answer wins), else by URL."""
     writer = getattr(crawler, "_warc_writer", None)
-    return writer.location(url) if writer is not None else None
+    if writer is None:
+        return None
+    for key in reversed(list(keys)):
+        if key in writer.by_key:
+            return writer.by_key[key]
+    for url in urls:
+        if url and writer.location(url) is not None:
+            return writer.location(url)
+    return None
 
 
 # --------------------------------------------------------------------------- back to the source
@@ -391,7 +402,7 @@ def reextract(archive, *, site: str | None = None) -> dict:  # noqa: ANN001
     """Every article's newest version that points at a WARC record, extracted again from
     those bytes; a new version where the record differs. Returns the counts (``read``,
     ``changed``, ``unchanged``, ``unreadable``, ``crawl_id``)."""
-    from .canonical import host_of
+    from .canonical import BadURL, host_of, url_key
     from .records import content_hash, normalize_content
     from .store import InvalidRecord
 
@@ -401,8 +412,8 @@ def reextract(archive, *, site: str | None = None) -> dict:  # noqa: ANN001
         where = "and (a.site = ? or a.site in (select host from sites where key = ?))"
         params = [site, site]
     rows = archive.db.execute(
-        "select a.id, a.site, a.content_hash, v.warc_file, v.warc_offset, v.warc_length, "
-        "v.fetched_at from articles a join article_versions v on v.article_id = a.id "
+        "select a.id, a.site, a.url, a.key, a.content_hash, v.warc_file, v.warc_offset, "
+        "v.warc_length, v.fetched_at from articles a join article_versions v on v.article_id = a.id "
         "and v.version = (select max(version) from article_versions w where "
         f"w.article_id = a.id and w.warc_file is not null) where 1 {where} order by a.id",
         params).fetchall()
@@ -410,7 +421,7 @@ def reextract(archive, *, site: str | None = None) -> dict:  # noqa: ANN001
     crawl_id = archive.start_crawl(sites, {"command": "reextract", "site": site})
     counts = {"read": 0, "changed": 0, "unchanged": 0, "unreadable": 0, "crawl_id": crawl_id}
     templates: dict = {}
-    for article_id, host, old_hash, file, offset, length, fetched_at in rows:
+    for _id, host, article_url, key, old_hash, file, offset, length, fetched_at in rows:
         if host not in templates:
             templates[host] = archive.load_template(host)
         try:
@@ -425,9 +436,21 @@ def reextract(archive, *, site: str | None = None) -> dict:  # noqa: ANN001
         if new_hash == old_hash or not (record.get("title") or record.get("body")):
             counts["unchanged"] += 1
             continue
-        if archive.find_article(url) != article_id or host_of(url) != host:
-            archive.record_error(crawl_id, url, "reextract: the record now keys to another "
-                                 "article; left as it was")
+        if host_of(url) != host:
+            archive.record_error(crawl_id, url, f"reextract: the record at {file}:{offset} "
+                                 f"is of another site than article {article_url}")
+            counts["unreadable"] += 1
+            continue
+        # The article keeps its identity (the URL the crawl archived it under: the page's
+        # canonical link), whatever URL answered.
+        record["url"] = article_url
+        try:
+            same = url_key(article_url, record.get("family") or None) == key
+        except BadURL:
+            same = False
+        if not same:
+            archive.record_error(crawl_id, article_url, "reextract: the new record (family "
+                                 f"{record.get('family')}) keys to another article; left as it was")
             counts["unreadable"] += 1
             continue
         try:

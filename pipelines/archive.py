@@ -73,7 +73,8 @@ class ArchivePipeline:
         article_id = None
         try:
             # The page's WARC record, on disk before the version pointing at it commits.
-            where = location_of(self.crawler, item.record.get("url") or item.requested_url)
+            where = location_of(self.crawler, item.keys,
+                                (item.record.get("url"), item.requested_url))
             sync_crawl(self.crawler)
             outcome = archive.save_article(
                 item.record, crawl_id=self.crawl_id, fetched_at=item.fetched_at, warc=where
