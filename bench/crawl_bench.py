@@ -33,7 +33,7 @@ RELAXED = {
 }
 
 
-def child_ours(start_url: str, db: str, concurrency: int) -> dict:
+def child_ours(start_url: str, db: str, concurrency: int, capture: bool = True) -> dict:
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
 
@@ -43,6 +43,8 @@ def child_ours(start_url: str, db: str, concurrency: int) -> dict:
     settings.setmodule("crawler.settings", priority="project")
     settings.setdict({**RELAXED, "ARCHIVE_DB": db,
                       "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency}, priority="cmdline")
+    if not capture:
+        settings.setdict({"WARC_ENABLED": False, "MEDIA_ENABLED": False}, priority="cmdline")
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(PortalSpider)
     process.crawl(crawler, start_url=start_url)
@@ -116,6 +118,8 @@ def main() -> None:
                              "response time; 0 = loopback speed)")
     parser.add_argument("--profile", metavar="FILE",
                         help="write a cProfile of our first crawl to FILE (pstats format)")
+    parser.add_argument("--no-capture", action="store_true",
+                        help="our crawl without WARC capture and media downloads")
     parser.add_argument("--grow", metavar="N,N,...",
                         help="instead of the comparison: our crawl alone at each portal size "
                              "(time per article, peak RSS), e.g. --grow 300,1000,3000,10000")
@@ -125,7 +129,8 @@ def main() -> None:
         os.environ["CRAWL_BENCH_PROFILE"] = str(Path(args.profile).resolve())
     if args.child:
         kind, *rest = args.child
-        result = child_ours(rest[0], rest[1], int(rest[2])) if kind == "ours" else \
+        result = child_ours(rest[0], rest[1], int(rest[2]), rest[3:] != ["nocapture"]) \
+            if kind == "ours" else \
             child_bare(rest[0], int(rest[1]))
         me = resource.getrusage(resource.RUSAGE_SELF)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -160,7 +165,7 @@ def main() -> None:
                 portal.start()
                 try:
                     r = run_child("ours", portal.start_url, f"{tmp}/archive.db",
-                                  str(args.concurrency))
+                                  str(args.concurrency), *(["nocapture"] if args.no_capture else []))
                 finally:
                     portal.stop()
             a = max(r["articles"], 1)
@@ -178,7 +183,8 @@ def main() -> None:
         posts = 0
         for i in range(args.rounds):
             portal = fresh_portal(port)
-            ours = run_child("ours", portal.start_url, f"{tmp}/archive{i}.db", str(args.concurrency))
+            ours = run_child("ours", portal.start_url, f"{tmp}/archive{i}.db",
+                             str(args.concurrency), *(["nocapture"] if args.no_capture else []))
             runs["ours"].append(ours)
             if not fetched:
                 fetched = [portal.base_url + path for method, path, _ in portal.requests
@@ -198,7 +204,8 @@ def main() -> None:
     a = ours["articles"]
     print(f"demo portal: {args.articles} articles; {len(fetched)} GETs + {posts} POSTs "
           f"fetched by our crawl; {args.concurrency} requests in flight, no delays; "
-          f"server latency {args.latency * 1000:.0f} ms; median of {args.rounds} rounds")
+          f"server latency {args.latency * 1000:.0f} ms; median of {args.rounds} rounds"
+          + ("; ours without WARC and media" if args.no_capture else ""))
     print(f"{'':34}{'seconds':>9}{'articles/s':>12}{'peak RSS MB':>13}")
     print(f"{'ours (discover+extract+archive)':34}{ours['elapsed']:>9.2f}"
           f"{a / ours['elapsed']:>12.1f}{ours['peak_rss_mb']:>13.0f}")
