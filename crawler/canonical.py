@@ -103,11 +103,12 @@ def strip_session(url: str, family: str | None = None) -> str:
 
 
 def fetch_key(url: str, family: str | None = None) -> str:
-    """The crawl's de-duplication key of a link: ``canonical_url`` under the family its
-    shape names (else the site's), without any family's session parameters. It does not
-    depend on what the spider learned first: one article, one fetch, whatever the order
-    of discovery."""
-    return canonical_url(url, shape_family(url) or family, sessions="*")
+    """The crawl's de-duplication key of a link: ``canonical_url`` under the family whose
+    article shape it has, else the site's. An article link's key does not depend on what
+    the spider learned first: one article, one fetch, whatever the order of discovery.
+    (Other links keep the parameters a family not yet learned would drop: at worst a
+    listing is read twice, and a site's ``?s=`` is never taken for another's token.)"""
+    return canonical_url(url, shape_family(url) or family)
 
 
 def _clean_path(path: str) -> str:

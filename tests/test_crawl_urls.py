@@ -1,0 +1,63 @@
+"""URLs the crawl requests, keys and records: session parameters (family data) removed,
+everything else kept as written; keys that do not depend on the family learned so far."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.canonical import fetch_key, shape_family, strip_session
+from crawler.profiles import ProfileError, load
+
+PP = "https://sgddt.example.gov.vn/noidung/tintuc/Pages/chi-tiet-tin-tuc.aspx"
+LR = "https://stp.example.gov.vn/web/guest/tin-tuc/-/asset_publisher/aB1/content/bai-viet-9"
+
+
+def test_session_parameters_are_family_data():
+    profiles = load()
+    assert profiles.family("publishingportal").session_params == ["s"]
+    assert "p_auth" in profiles.family("liferay").session_params
+
+
+@pytest.mark.parametrize(("url", "family", "want"), [
+    # PublishingPortal's per-visit token goes; the category parameters stay, in order.
+    (f"{PP}?ItemID=7&l=Thongbao&lv=11&s=0123456789abcdef01234567", None,
+     f"{PP}?ItemID=7&l=Thongbao&lv=11"),
+    (f"{PP}?s=0123456789abcdef01234567&ItemID=7&l=Thongbao#top", "publishingportal",
+     f"{PP}?ItemID=7&l=Thongbao"),
+    # Liferay: p_p_auth, the portlet's redirect URL and p_auth go, _cur stays.
+    (f"{LR}?p_p_auth=Xy12Ab&_101_INSTANCE_aB1_redirect=%2Ftin-tuc%3Fx%3D1", None, LR),
+    ("https://stp.example.gov.vn/tin-tuc?p_p_id=101_INSTANCE_aB1&p_auth=9f8e7d"
+     "&_101_INSTANCE_aB1_cur=3", "liferay",
+     "https://stp.example.gov.vn/tin-tuc?p_p_id=101_INSTANCE_aB1&_101_INSTANCE_aB1_cur=3"),
+    # Global ones on any site; a WordPress search's s= is not PublishingPortal's token.
+    ("https://xa.example.vn/tin/bai-1.html;jsessionid=AB12?utm_source=zalo&id=4", None,
+     "https://xa.example.vn/tin/bai-1.html?id=4"),
+    ("https://xa.example.vn/?s=lua+gao", None, "https://xa.example.vn/?s=lua+gao"),
+    # Nothing to remove: the URL exactly as written.
+    ("https://xa.example.vn/a?b=%7E&a=1", None, "https://xa.example.vn/a?b=%7E&a=1"),
+])
+def test_strip_session(url, family, want):
+    assert strip_session(url, family) == want
+
+
+def test_article_keys_do_not_depend_on_the_family_learned_so_far():
+    variants = [f"{PP}?ItemID=7&l=Thongbao&lv=11", f"{PP}?l=Vanban&ItemID=7",
+                f"{PP}?ItemID=7&l=Thongbao&lv=11&s=0123456789abcdef01234567",
+                f"{PP}?ItemID=7&sid=ba14bad76a5b6c5b59340a31"]
+    assert shape_family(variants[0]) == "publishingportal"
+    keys = {fetch_key(u, family) for u in variants for family in (None, "publishingportal")}
+    assert keys == {f"{PP}?ItemID=7"}
+    liferay = {fetch_key(f"{LR}?p_p_auth={t}&_101_INSTANCE_aB1_redirect=%2F{t}", family)
+               for t in ("a1", "b2") for family in (None, "liferay")}
+    assert liferay == {LR}
+
+
+def test_a_bad_session_pattern_is_named(tmp_path):
+    from crawler.profiles import PROFILE_PATH
+
+    text = PROFILE_PATH.read_text(encoding="utf-8").replace(
+        "session_params = ['s']", "session_params = ['s(']")
+    bad = tmp_path / "families.toml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError, match="session_params"):
+        load(bad)
