@@ -514,6 +514,9 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
             _read_body(container, rec, profiles, article, chosen)
             _lines_after_body(container, article, rec, profiles)
             return
+    if _schedule_like(body_el):
+        _not_article(rec)
+        return
     _read_body(body_el, rec, profiles, article)
     _images_before_body(title_el, body_el, rec, profiles)
     _lines_after_body(body_el, article, rec, profiles)
@@ -639,8 +642,10 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
         if len(text) > 200:
             break  # more prose: another block, not this article's signature
         attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
-        if profiles.drop_class.search(el.get("class") or "") or profiles.boilerplate.search(text):
-            continue
+        if profiles.boilerplate.search(text) or any(
+                profiles.drop_class.search(a.get("class") or "")
+                for a in (el, *el.iterancestors()) if inside is None or a in inside):
+            continue  # a comment's author and date, a share bar: not this article's
         m = _SOURCE.match(text)
         if m and rec.source is None:
             rec.source = m.group("src")
@@ -907,6 +912,23 @@ def _in_link_list(el) -> bool:
     return False
 
 
+_DATE_IN_ROW = re.compile(r"(?<!\d)[0-3]?\d[/.-][01]?\d(?:[/.-](?:19|20)\d\d)?(?!\d)")
+
+
+def _schedule_like(el) -> bool:
+    """Most of the text is a table whose rows carry dates: a work schedule ("Lịch công
+    tác"), a document register, not an article."""
+    if el is None:
+        return False
+    total = len(_text(el))
+    for table in el.iter("table"):
+        rows = [r for r in table.iter("tr")]
+        dated = sum(1 for r in rows if _DATE_IN_ROW.search(_text(r)))
+        if dated >= 4 and len(_text(table)) >= 0.5 * total:
+            return True
+    return False
+
+
 def _has_date_line(texts: list[str]) -> bool:
     return any(dates.find_date(t, allow_yearless=False) or dates.has_yearless(t) for t in texts)
 
@@ -979,7 +1001,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
     start = reader.text_start_el if reader.text_start_el is not None else container
     if text_len < rules.min_article_chars or density > rules.max_link_density or (
             start is not None and (reader.in_teaser_run(start) or reader.in_chrome(start, 4)
-                                   or _in_link_list(start))):
+                                   or _in_link_list(start))) or _schedule_like(container):
         rec.warn("not_article")
         rec.title = reader.fallback_title()
         return

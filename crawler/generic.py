@@ -191,6 +191,8 @@ class Reader:
                 score -= 0.3
             if n_words <= 4:
                 score -= 0.25
+            if n_words >= 12 and text[-1:] in ".;":
+                score -= 0.3  # a sentence (a lead, a caption), not a headline
             if body_at is not None:
                 at = order.get(el, 0)
                 if at <= body_at:
