@@ -49,14 +49,18 @@ def _f1(a: list[str], b: list[str]) -> float:
     return 2 * p * r / (p + r)
 
 
+_SHORT_LINK_TEXT = etree.XPath(
+    "//a[string-length(normalize-space(.)) > 0][string-length(normalize-space(.)) <= 60]"
+    "/descendant-or-self::*/text()[normalize-space()][1]")
+
+
 def references(root, url: str) -> list[list[str]]:
     """Token lists the headline should agree with: og/twitter titles, <title> and its
     parts (site names are split off), the URL slug."""
     refs: list[str] = []
     # Menu and breadcrumb entries (short link texts) are category names: a <title> made
     # of them ("UBND huyện > Tin tức > Tin hoạt động") says nothing of the headline.
-    categories = {fold(clean(a.text_content())) for a in root.iter("a")
-                  if 0 < len(a.text_content()) <= 60 and len(a.text_content().split()) <= 6}
+    categories = None  # read only for a title made of several parts
     for xp in ("//meta[@property='og:title']/@content", "//meta[@name='twitter:title']/@content",
                "//meta[@name='title']/@content", "//title"):
         for found in root.xpath(xp)[:1]:
@@ -64,7 +68,9 @@ def references(root, url: str) -> list[list[str]]:
             if not text:
                 continue
             parts = [p for p in _SEPARATORS.split(text) if p]
-            named = [p for p in parts if fold(p) in categories]
+            if len(parts) > 1 and categories is None:
+                categories = {fold(clean(t)) for t in _SHORT_LINK_TEXT(root)}
+            named = [p for p in parts if fold(p) in categories] if len(parts) > 1 else []
             if not named:
                 refs.append(text)
             refs.extend(p for p in parts if len(p) > 12 and p not in named)
