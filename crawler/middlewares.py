@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -29,6 +31,59 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def __init__(self, settings):  # noqa: ANN001
         super().__init__(settings)
         self._last_backoff = {}
+        # Retry-After: slot key -> monotonic time before which no request of that site goes.
+        self._hold_until = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):  # noqa: ANN001
+        from scrapy import signals
+
+        mw = super().from_crawler(crawler)
+        # Seen before the downloader hands the site's next queued request to the network.
+        crawler.signals.connect(mw._response_downloaded, signal=signals.response_downloaded)
+        return mw
+
+    # -- Retry-After ---------------------------------------------------------
+    def _response_downloaded(self, response, request, spider=None):  # noqa: ANN001
+        """A 429 or 503 with ``Retry-After`` (seconds or an HTTP date, at most
+        RETRY_AFTER_MAX): no request of that site goes out before then: not its retry, not
+        the requests already queued for it, not the ones still to come."""
+        if response.status not in (429, 503):
+            return
+        wait = retry_after(response.headers.get("Retry-After"))
+        if wait is None or wait <= 0:
+            return
+        cap = self.crawler.settings.getfloat("RETRY_AFTER_MAX", 300.0)
+        if wait > cap:
+            logger.warning("%s asks to wait %.0f s (Retry-After); waiting RETRY_AFTER_MAX, "
+                           "%.0f s", request.url, wait, cap)
+            wait = cap
+        downloader = getattr(getattr(self.crawler, "engine", None), "downloader", None)
+        if downloader is None:
+            return
+        key = downloader.get_slot_key(request)
+        until = time.monotonic() + wait
+        if until > self._hold_until.get(key, 0.0):
+            self._hold_until[key] = until
+            logger.info("%s answered %d with Retry-After: holding site %s for %.1f s",
+                        request.url, response.status, key, wait)
+        slot = downloader.slots.get(key)
+        if slot is not None:
+            # Requests already in the slot's queue passed process_request: the slot sends
+            # the next one no sooner than its (jittered, non-zero) delay after lastseen.
+            slot.lastseen = max(slot.lastseen, until)
+            slot.delay = max(slot.delay, 0.5)
+
+    async def process_request(self, request, spider=None):  # noqa: ANN001
+        downloader = getattr(getattr(self.crawler, "engine", None), "downloader", None)
+        if not self._hold_until or downloader is None:
+            return None
+        key = downloader.get_slot_key(request)
+        while (left := self._hold_until.get(key, 0.0) - time.monotonic()) > 0:
+            if not self.crawler.crawling:
+                raise IgnoreRequest("shutting down: left for the next run")
+            await _sleep(min(left, 1.0))  # wakes each second to notice a stop
+        return None
 
     def _retry(self, request: Request, reason):  # noqa: ANN001 - Scrapy's signature
         if not self.crawler.crawling:
@@ -69,6 +124,32 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if downloader is None:
             return None
         return downloader.slots.get(downloader.get_slot_key(request))
+
+
+def retry_after(value: bytes | str | None) -> float | None:
+    """Seconds a ``Retry-After`` value asks for (delay-seconds or an HTTP date), None
+    when absent or unreadable."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - datetime.now(UTC)).total_seconds()
+
+
+async def _sleep(seconds: float) -> None:
+    from scrapy.utils.defer import maybe_deferred_to_future
+    from twisted.internet import reactor
+    from twisted.internet.task import deferLater
+
+    await maybe_deferred_to_future(deferLater(reactor, seconds, lambda: None))
 
 
 class SitePageCapMiddleware:

@@ -30,6 +30,10 @@ RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # Each failing incident doubles the site's delay up to this (crawler.middlewares).
 BACKOFF_MAX_DELAY = 15.0
+# A 429 or 503 with Retry-After (seconds or an HTTP date) holds the whole site that long
+# (crawler.middlewares): its retry and its next requests. A server asking for more than
+# this is waited this long (a typo'd "86400" must not stall a nightly crawl for a day).
+RETRY_AFTER_MAX = 300
 # Articles are a few hundred KB; anything past 20 MB is not a page we want.
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
