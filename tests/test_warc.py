@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -174,7 +175,7 @@ def test_cdxj_indexer_finds_every_article_and_the_postback_listings(crawled):
 
 @pytest.fixture(scope="module")
 def wayback(crawled, tmp_path_factory):
-    """pywb on 127.0.0.1 over a collection of the first crawl's WARC file."""
+    """pywb on 127.0.0.1 over a collection of the three crawls' WARC files."""
     found = os.environ.get("PYWB_BIN") or str(ROOT / ".venv-pywb" / "bin")
     wb_manager, wayback_bin = Path(found) / "wb-manager", Path(found) / "wayback"
     if not wayback_bin.exists():
@@ -183,7 +184,7 @@ def wayback(crawled, tmp_path_factory):
     home = tmp_path_factory.mktemp("pywb")
     subprocess.run([str(wb_manager), "init", "demo"], cwd=home, check=True, timeout=60,
                    capture_output=True)
-    subprocess.run([str(wb_manager), "add", "demo", *map(str, runs[0])], cwd=home,
+    subprocess.run([str(wb_manager), "add", "demo", *(str(f) for r in runs for f in r)], cwd=home,
                    check=True, timeout=120, capture_output=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -538,3 +539,30 @@ def test_a_torn_last_record_is_cut_by_the_next_run(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout
     assert read_record(tmp_path, kept.file, kept.offset, kept.length)[2] == b"<p>1</p>"
+
+
+def test_pywb_resolves_the_revisits_of_unchanged_crawls(crawled, wayback):
+    _, _, _, runs = crawled
+    first = {r[1].get_header("WARC-Target-URI"): r for r in records(runs[0][0])
+             if r[0] == "response"}
+
+    def revisit_of(run):  # noqa: ANN001, ANN202
+        rec = next(r for r in records(run) if r[0] == "revisit"
+                   and "chi-tiet-tin-tuc" in r[1].get_header("WARC-Target-URI"))
+        stamp = "".join(c for c in rec[1].get_header("WARC-Date") if c.isdigit())[:14]
+        return rec[1].get_header("WARC-Target-URI"), stamp
+
+    # Same bytes again: replayed at the revisit's time with the original's payload.
+    url, stamp = revisit_of(runs[2][0])
+    with urllib.request.urlopen(f"{wayback}/demo/{stamp}id_/{url}", timeout=30) as resp:
+        assert resp.status == 200
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(resp.headers["Memento-Datetime"])
+        assert when.strftime("%Y%m%d%H%M%S") == stamp  # the revisit's capture, not the first
+        assert resp.read() == first[url][3]
+    # A 304: pywb replays the server's answer as archived (304, no body).
+    url, stamp = revisit_of(runs[1][0])
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(f"{wayback}/demo/{stamp}id_/{url}", timeout=30)
+    assert answer.value.code == 304
