@@ -1,7 +1,7 @@
 """What archival capture costs: WARC and media bytes per article, and crawl time with and
 without capture, on the demo portal.
 
-    .venv/bin/python bench/warc_bench.py [--articles 300] [--rounds 3]
+    .venv/bin/python bench/warc_bench.py [--articles 300] [--rounds 3] [--latency 0.05]
 
 Each round crawls one demo portal (served by this process on 127.0.0.1) three times into
 fresh archives, as users run it (``python -m crawler crawl`` in a child process, no delay,
@@ -64,15 +64,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the portal waits before every answer (default 0)")
     args = parser.parse_args()
     results: dict[str, list[dict]] = {name: [] for name in CONFIGS}
-    with DemoPortal(n_articles=args.articles, seed=1, slow_delay=0.2) as portal:
+    with DemoPortal(n_articles=args.articles, seed=1, slow_delay=0.2,
+                    delay=args.latency) as portal:
         for _ in range(args.rounds):
             for name, extra in CONFIGS.items():
                 results[name].append(run(portal.start_url, extra))
     base = statistics.median(r["seconds"] for r in results["no capture"])
-    print(f"demo portal, {args.articles} articles, {args.rounds} rounds (median wall time "
-          f"of `python -m crawler crawl`, process start included)")
+    print(f"demo portal, {args.articles} articles, server latency {args.latency * 1000:.0f} ms, "
+          f"{args.rounds} rounds (median wall time of `python -m crawler crawl`, process "
+          "start included)")
     print(f"{'configuration':<24} {'seconds':>8} {'vs none':>8} {'articles':>8} {'media':>6} "
           f"{'WARC MB':>8} {'WARC KB/art':>11} {'media KB/art':>12}")
     for name, rs in results.items():
