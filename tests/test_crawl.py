@@ -79,7 +79,11 @@ def test_every_article_archived_once_with_its_fields(demo_crawl):
         assert r["status"] == "live" and r["version"] == 1
         images = rows(db, "select src, caption from images where article_id = ? order by position",
                       r["id"])
-        assert [dict(i) for i in images] == a["images"]
+        assert [dict(i) for i in images] == [
+            {"src": i["src"], "caption": i["caption"]} for i in a["images"]]
+        # Where each photo stands among the paragraphs survives the crawl and the store.
+        (version,) = rows(db, "select images from article_versions where article_id = ?", r["id"])
+        assert json.loads(version["images"]) == a["images"]
         files = rows(db, "select url, name from attachments where article_id = ? order by position",
                      r["id"])
         assert [dict(f) for f in files] == a["attachments"]

@@ -221,8 +221,9 @@ class DemoPortal:
             "summary": nfc(a.lead),
             "body": "\n\n".join(paragraphs),
             "captions": [nfc(im.caption) for im in a.images if im.caption],
-            "images": [{"src": base + im.path, "caption": nfc(im.caption) if im.caption else None}
-                       for im in a.images],
+            # "paragraph": the image stands after that many body paragraphs (markup.body).
+            "images": [{"src": base + im.path, "caption": nfc(im.caption) if im.caption else None,
+                        "paragraph": im.after} for im in a.images],
             "byline": nfc(a.byline) if a.byline else None,
             "source": nfc(a.source) if a.source else None,
             "attachments": [{"url": base + f.path, "name": nfc(f.name)} for f in a.attachments],
