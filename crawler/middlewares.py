@@ -1,5 +1,5 @@
-"""Downloader components switched on in settings: polite retries, the page cap, redirects
-noted. Their state lives in ``crawler.frontier.CrawlState``."""
+"""Downloader components switched on in settings: polite retries (Retry-After), the page
+cap, redirects noted (loops refused), robots.txt per RFC 9309. Their state lives in ``crawler.frontier.CrawlState``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as _ScrapyRobotsTxt
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 
@@ -200,10 +201,45 @@ class RedirectRecorder:
 
     def process_response(self, request: Request, response, spider=None):  # noqa: ANN001
         location = response.headers.get("Location")
-        if 300 <= response.status < 400 and location and request.method == "GET" \
-                and self.state is not None:
-            self.state.redirects[request.url] = urljoin(request.url, location.decode("latin-1"))
+        if 300 <= response.status < 400 and location:
+            target = urljoin(request.url, location.decode("latin-1"))
+            chain = [*request.meta.get("redirect_urls", []), request.url]
+            if target.split("#", 1)[0] in chain:
+                # A -> B -> A: one error row saying so (Scrapy would go round until
+                # REDIRECT_MAX_TIMES, or the duplicate filter would end it in silence).
+                raise IgnoreRequest("redirect loop: " + " -> ".join([*chain, target]))
+            if request.method == "GET" and self.state is not None:
+                self.state.redirects[request.url] = target
         return response
+
+
+class RobotsTxtMiddleware(_ScrapyRobotsTxt):
+    """Scrapy's (one robots.txt fetch per host, shared with the spider's sitemaps through
+    the ``robots_parsed`` signal), plus RFC 9309 section 2.3.1.4: a robots.txt that still
+    answers 5xx after the retries means complete disallow; the host is not crawled this
+    run and each URL of it gets an error row saying why. 4xx means no rules (allow all)."""
+
+    def __init__(self, crawler):  # noqa: ANN001
+        super().__init__(crawler)
+        self.unavailable: dict[str, str] = {}  # netloc -> why it is not crawled
+
+    async def _parse_robots(self, response, netloc, request):  # noqa: ANN001
+        if 500 <= response.status < 600:
+            self.unavailable[netloc] = (
+                f"robots.txt answered HTTP {response.status} (after retries): host not "
+                f"crawled this run (RFC 9309: a server error means complete disallow)")
+            logger.error("%s: %s", response.url, self.unavailable[netloc])
+            response = response.replace(body=b"User-agent: *\nDisallow: /\n")
+        await super()._parse_robots(response, netloc, request)
+
+    def process_request_2(self, rp, request):  # noqa: ANN001
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest:
+            why = self.unavailable.get(urlsplit(request.url).netloc)
+            if why:
+                raise IgnoreRequest(why) from None
+            raise
 
 
 class WarcCaptureMiddleware:

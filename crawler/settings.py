@@ -37,6 +37,14 @@ RETRY_AFTER_MAX = 300
 # Articles are a few hundred KB; anything past 20 MB is not a page we want.
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+# Work per page stays bounded (spiders/portal.py): parsing costs ~50x a page's bytes in
+# memory, so a page over MAX_PAGE_BYTES is not parsed; a tree over MAX_PAGE_ELEMENTS (a
+# link farm; an article page has a few thousand) is not read as an article; at most
+# MAX_LINKS_PER_PAGE links of a page are read (a 100,000-link page sent 20,002 requests).
+# Each with an error row saying so. 0 switches a cap off.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+MAX_PAGE_ELEMENTS = 50_000
+MAX_LINKS_PER_PAGE = 2000
 # Traps the family rules miss still end: link depth and per-site page caps. Depth counts
 # hops away from listings; following a listing's pagination ("Trang sau", postback pages,
 # "Xem thêm") is not a hop, so a 2,000-page archive listing is read to its end.
@@ -48,6 +56,10 @@ SITE_PAGE_CAP = 20000
 DOWNLOADER = "crawler.downloader.PoliteDownloader"
 
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's robots.txt handling, plus: a robots.txt answering 5xx means complete
+    # disallow for that host this run (RFC 9309 2.3.1.4), with error rows saying so.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.RobotsTxtMiddleware": 100,
     "crawler.middlewares.SitePageCapMiddleware": 120,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.RedirectRecorder": 650,

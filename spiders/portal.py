@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from form2request import form2request
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.exceptions import DontCloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
@@ -48,6 +48,8 @@ _SKIP_EXT = re.compile(
 _LOADER_ATTRS = ("data-url", "data-href", "data-load-url", "data-next")
 _LOADER_XPATH = "//*[@" + " or @".join((*_LOADER_ATTRS, "onclick")) + "]"
 _ONCLICK_URL = re.compile(r"""['"]((?:/|\?|https?://)[^'"\s]+)['"]""")
+# libxml2's HTML parser stops at 256 levels of nesting: an element 255 levels under <html>.
+_TOO_DEEP = "boolean(" + "/".join(["*"] * 255) + ")"
 _PAGE_PARAM = re.compile(r"(?i)[?&](page|p|trang|pageindex|before|after|cursor|start|offset)=")
 
 
@@ -97,6 +99,7 @@ class PortalSpider(scrapy.Spider):
         spider.held_sitemaps = {}
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         spider.held = {}  # host -> [(bytes, content type, ArticleItem)] awaiting a template
+        spider.link_capped = set()  # sites told that a page had over MAX_LINKS_PER_PAGE links
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
@@ -222,8 +225,17 @@ class PortalSpider(scrapy.Spider):
 
     def _parse_page(self, response, site: Site):
         ctype = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        settings = self.crawler.settings
+        limit = settings.getint("MAX_PAGE_BYTES")
+        if limit and len(response.body) > limit:
+            # Parsing costs ~50x the bytes in memory (a 19 MB page took 967 MB).
+            yield self._error(response.url, site, f"page of {len(response.body)} bytes, over "
+                              f"MAX_PAGE_BYTES ({limit}): not read", response.status,
+                              keys=self._keys(response))
+            return
         # Parse once: links are read from the same tree the extractor then consumes.
         page = read_page(response.body, response.url, content_type=ctype)
+        unread = self._unreadable_tree(page.root) if page.root is not None else None
         known = self.state.family.get(site.key)
         if known is None and page.root is not None:
             # Learn the family before reading links, so this page's links already get
@@ -245,7 +257,9 @@ class PortalSpider(scrapy.Spider):
         host = host_of(response.url)
         true_url = self._true_url(page.root, response, site, known)
         template = self.state.template_for(host, page.root)
-        if fam is not None and fam.is_listing_url(response.url) and not fam.is_article_url(
+        if unread:
+            rec, is_article = None, False  # links read (capped); the tree is not an article
+        elif fam is not None and fam.is_listing_url(response.url) and not fam.is_article_url(
                 response.url):
             # A page of the family's listing shape is a listing: its links are all it
             # gives (reading it as an article would cost the generic reader's 20 ms).
@@ -269,11 +283,29 @@ class PortalSpider(scrapy.Spider):
                                                        response.url))
             else:
                 yield item
+        elif unread:
+            yield self._error(response.url, site, unread, response.status,
+                              keys=self._keys(response))
         else:
             self._done(response, self._page_kind(response, fam, hops, tally["new"]))
         if self.held.get(host) and not self.state.template_pending(host):
             yield from self._release(host)
         yield from requests
+
+    def _unreadable_tree(self, root) -> str | None:  # noqa: ANN001
+        """Why a parsed page is not read as an article (None: it can be): more elements
+        than MAX_PAGE_ELEMENTS (a link farm, a generated dump), or nested so deep that
+        lxml stopped parsing (libxml2 keeps 255 levels and drops the rest)."""
+        cap = self.crawler.settings.getint("MAX_PAGE_ELEMENTS")
+        if cap:
+            n = int(root.xpath("count(//*)"))
+            if n > cap:
+                return (f"page of {n} elements, over MAX_PAGE_ELEMENTS ({cap}): its links read "
+                        f"(at most MAX_LINKS_PER_PAGE), not read as an article")
+        if root.xpath(_TOO_DEEP):
+            return ("page nested deeper than the HTML parser reads (255 levels): the rest of "
+                    "the page is lost, not read as an article")
+        return None
 
     @staticmethod
     def _true_url(root, response, site: Site, family: str | None) -> str:
@@ -369,7 +401,14 @@ class PortalSpider(scrapy.Spider):
             yield "feed", urljoin(base, href.strip()), ""
         decided = self.state.hrefs_decided
         seen = self.state.seen
-        for a in root.iter("a"):
+        cap = self.crawler.settings.getint("MAX_LINKS_PER_PAGE")
+        for n, a in enumerate(root.iter("a")):
+            if cap and n >= cap:
+                if site.key not in self.link_capped:  # said once per site
+                    self.link_capped.add(site.key)
+                    self.logger.warning("%s has more than MAX_LINKS_PER_PAGE (%d) links; the "
+                                        "rest are not read (said once per site)", response.url, cap)
+                break
             href = (a.get("href") or "").strip()
             if not href:
                 continue
@@ -610,18 +649,48 @@ class PortalSpider(scrapy.Spider):
             # No robots.txt is normal; RobotsTxtMiddleware handles it.
             self.state.done(keys, LISTING, site_key=meta.get("site", ""), kind=kind)
             return
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
-            # A decision (robots.txt, page cap), logged where made; not a failure.
-            self.state.done(keys, SKIPPED, site_key=site.key, kind=kind, fetched=False)
-            return
         status = response.status if response is not None else None
-        if status is not None:
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            reason = self._ignored(failure)
+            if reason is None:
+                # A decision (robots.txt rule, page cap, off-site), logged where made.
+                self.state.done(keys, SKIPPED, site_key=site.key, kind=kind, fetched=False)
+                return
+        elif status is not None:
             reason = f"HTTP {status}"
         else:
-            exc = failure.value
-            reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
-        yield self._error(request.url, site, reason, status,
+            reason = self._failed(failure)
+        # A redirect's failure is the URL the crawl asked for.
+        url = (meta.get("redirect_urls") or [request.url])[0]
+        yield self._error(url, site, reason, status,
                           attempts=meta.get("retry_times", 0) + 1, kind=kind, keys=keys)
+
+    def _ignored(self, failure) -> str | None:  # noqa: ANN001
+        """None for a request the crawl decided not to make (robots.txt disallows it, the
+        page cap, off-site, stopping); else the reason a person reads for a failure."""
+        msg = str(failure.value)
+        if msg == "Forbidden by robots.txt" or msg.startswith(
+                ("page cap (", "Filtered offsite", "shutting down")):
+            return None
+        settings = self.crawler.settings
+        if msg == "max redirections reached":  # scrapy.downloadermiddlewares.redirect
+            meta = failure.request.meta
+            chain = [*meta.get("redirect_urls", []), failure.request.url]
+            return (f"more than {settings.getint('REDIRECT_MAX_TIMES')} redirects in a row "
+                    f"({chain[0]} -> ... -> {chain[-1]}): not followed further")
+        if "during decompression" in msg:  # scrapy.downloadermiddlewares.httpcompression
+            return (f"the page inflates past DOWNLOAD_MAXSIZE ({settings.getint('DOWNLOAD_MAXSIZE')}"
+                    f" bytes) when decompressed (a compression bomb?): not read")
+        return msg  # redirect loop, robots.txt answering 5xx: the message says it
+
+    def _failed(self, failure) -> str:  # noqa: ANN001
+        exc = failure.value
+        if failure.check(DownloadCancelledError) and "download max size" in str(exc):
+            size = re.search(r"(\d+) bytes", str(exc))
+            return (f"the page is larger than DOWNLOAD_MAXSIZE "
+                    f"({self.crawler.settings.getint('DOWNLOAD_MAXSIZE')} bytes"
+                    f"{'; it announced ' + size.group(1) if size else ''}): not downloaded")
+        return f"{type(exc).__name__}: {exc}".strip().rstrip(":")
 
     def _error(self, url, site, reason, status=None, attempts=1, kind="page", keys=()):
         return FetchErrorItem(url=url, site=site.key, reason=reason, status=status,

@@ -78,3 +78,78 @@ def test_retry_after_is_capped_by_retry_after_max(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
     assert len(busy) == 2 and busy[1] - busy[0] >= 2.0
     assert "waiting RETRY_AFTER_MAX" in (tmp_path / "logs").glob("*.log").__next__().read_text()
+
+
+# --------------------------------------------------------------------------- robots.txt
+
+
+def test_robots_txt_5xx_means_no_crawling_of_that_host_with_a_row_saying_so(tmp_path):
+    with FaultSite(robots_status=503, routes=("/article/1",)) as site:
+        out, db = crawl(site, tmp_path, "-s", "RETRY_TIMES=1")
+        paths = site.paths()
+    # Asked twice (one retry), then nothing else of that host: complete disallow.
+    assert paths == ["/robots.txt", "/robots.txt"], paths
+    assert out.returncode == 3, out.stdout + out.stderr[-3000:]  # failed: nothing fetched
+    (error,) = rows(db, "select url, reason from fetch_errors")
+    assert error["url"] == site.start_url
+    assert error["reason"] == ("robots.txt answered HTTP 503 (after retries): host not crawled "
+                               "this run (RFC 9309: a server error means complete disallow)")
+    assert error["reason"] in out.stdout  # the summary prints the reasons
+    (row,) = rows(db, "select status from crawls")
+    assert row["status"] == "failed"
+
+
+def test_robots_txt_4xx_means_allow_all_and_it_is_fetched_once(tmp_path):
+    with FaultSite(robots_status=404, routes=("/article/1",), articles=3) as site:
+        out, db = crawl(site, tmp_path)
+        paths = site.paths()
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    assert paths.count("/robots.txt") == 1  # Scrapy's fetch; the spider reads the same parse
+    assert {"/article/1", "/article/2", "/article/3"} <= set(paths)
+    assert len(rows(db, "select * from articles")) == 3
+    assert rows(db, "select * from fetch_errors") == []
+
+
+# --------------------------------------------------------------------------- failures on record
+
+
+def test_every_url_not_archived_has_a_row_saying_why(tmp_path):
+    routes = ("/loop-a", "/chain/0", "/bomb", "/big", "/deep", "/article/1")
+    with FaultSite(routes=routes, chain=25, bomb_mb=8, big_mb=3, deep=300, articles=1) as site:
+        out, db = crawl(site, tmp_path, "-s", f"DOWNLOAD_MAXSIZE={2 << 20}")
+        asked = site.hits("/chain/0"), site.hits("/loop-a"), site.hits("/loop-b")
+    assert out.returncode == 1, out.stdout + out.stderr[-3000:]  # partial: some errors
+    assert "partial" in out.stdout
+    host = site.start_url
+    assert errors(db) == {
+        "loop-a": f"redirect loop: {host}loop-a -> {host}loop-b -> {host}loop-a",
+        "chain/0": f"more than 20 redirects in a row ({host}chain/0 -> ... -> {host}chain/20): "
+                   "not followed further",
+        "bomb": f"the page inflates past DOWNLOAD_MAXSIZE ({2 << 20} bytes) when decompressed "
+                "(a compression bomb?): not read",
+        "big": f"the page is larger than DOWNLOAD_MAXSIZE ({2 << 20} bytes; it announced "
+               f"{len(site.answer('/big')[2])}): not downloaded",
+        "deep": "page nested deeper than the HTML parser reads (255 levels): the rest of the "
+                "page is lost, not read as an article",
+    }
+    assert [len(a) for a in asked] == [1, 1, 1]  # the loop went round once, no more
+    assert [r["url"] for r in rows(db, "select url from articles")] == [f"{host}article/1"]
+    assert "Traceback" not in out.stderr
+
+
+def test_work_per_page_is_capped_and_a_link_farm_is_not_an_article(tmp_path):
+    with FaultSite(routes=("/farm", "/big"), farm_links=30_000, big_mb=3) as site:
+        out, db = crawl(site, tmp_path, "-s", "MAX_LINKS_PER_PAGE=25",
+                        "-s", f"MAX_PAGE_BYTES={2 << 20}", "-s", f"DOWNLOAD_MAXSIZE={4 << 20}")
+        paths = site.paths()
+        big = len(site.answer("/big")[2])
+    assert out.returncode == 1, out.stdout + out.stderr[-3000:]  # partial: some errors
+    farm_links = [p for p in paths if p.startswith("/farm/")]
+    assert 0 < len(farm_links) <= 25  # links read per page: at most MAX_LINKS_PER_PAGE
+    found = errors(db)
+    assert found["farm"] == ("page of 60007 elements, over MAX_PAGE_ELEMENTS (50000): its links "
+                             "read (at most MAX_LINKS_PER_PAGE), not read as an article")
+    assert found["big"] == f"page of {big} bytes, over MAX_PAGE_BYTES ({2 << 20}): not read"
+    assert rows(db, "select * from articles") == []
+    log = next((tmp_path / "logs").glob("*.log")).read_text()
+    assert log.count("links; the rest are not read") == 1
