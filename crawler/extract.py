@@ -471,7 +471,8 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
         # No article container: a listing or home page, or a theme the rules miss. Only
         # strong generic evidence (headline, date line, prose) makes it an article.
         _extract_generic(root, profiles, rec, reader, strict=True,
-                         url_is_article=family.is_article_url(rec.url))
+                         url_is_article=family.is_article_url(rec.url)
+                         or profiles.generic.is_article_url(rec.url))
         return
     keep = _protect(title_el, body_el, summary_el)
     # Related lists, comments and share bars go before dates are read, so a related
@@ -483,7 +484,8 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
         strip_template(root, template, keep=(title_el, summary_el), scope=article)
     if title_el is None and not _text(body_el):
         _extract_generic(root, profiles, rec, reader, strict=True,
-                         url_is_article=family.is_article_url(rec.url))
+                         url_is_article=family.is_article_url(rec.url)
+                         or profiles.generic.is_article_url(rec.url))
         return
     title = _text(title_el)
     chrome = title_el is None or reader.is_chrome_title(title_el, title)
@@ -751,6 +753,15 @@ def _read_body(body_el, rec: Record, profiles: Profiles, article, chosen: str | 
                 # left it out; short lines must be a whole paragraph of the choice.
                 b.extra = False if len(probe) >= 150 or b.cites_doc else (
                     probe not in chosen if len(probe) >= 30 else f" {probe} " not in f" {chosen} ")
+        # Lines between two paragraphs of the text (a list of measures, a short line of
+        # the story) are the text: trafilatura drops some lists; widgets there are
+        # already gone (link lists, share bars).
+        text_at = [i for i, b in enumerate(walker.blocks) if b.kind == "p" and not b.extra]
+        if text_at:
+            first, last = text_at[0], text_at[-1]
+            for b in walker.blocks[first:last]:
+                if b.kind == "p" and b.extra and len(b.text) >= 20:
+                    b.extra = False
     _assemble(walker.blocks, rec, profiles, known_captions)
     _collect_attachments(article if article is not None else body_el, rec, profiles)
 
@@ -819,8 +830,11 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
             continue
         break
 
-    if paragraphs and paragraphs[0].text == rec.title:
-        paragraphs.pop(0)
+    # The headline (and a category label above it) printed at the top of the text.
+    for k, p in enumerate(paragraphs[:3]):
+        if p.text == rec.title:
+            del paragraphs[:k + 1]
+            break
     if (rec.summary is None and len(paragraphs) >= 3 and paragraphs[0].bold
             and 60 <= len(paragraphs[0].text) <= 800 and not paragraphs[1].bold):
         # A bold first paragraph before plain ones is the layout's lead (sapo).
@@ -851,7 +865,8 @@ _META_WORDS = re.compile(
 
 def _is_meta_line(text: str) -> bool:
     """``Ngày đăng: 12/03/2024 08:15 | Lượt xem: 120``: a date and little else."""
-    if len(text) > 120 or not dates.find_date(text, allow_yearless=False):
+    if len(text) > 120 or not (dates.find_date(text, allow_yearless=False)
+                               or dates.has_yearless(text)):
         return False
     rest = re.sub(r"[\d/:.,|\-–()\[\]]+", " ", text)
     rest = _META_WORDS.sub(" ", rest)
@@ -944,7 +959,7 @@ def _reads_as_article(reader: Reader, best, date_texts: list[str],
     gap = reader.text_start - reader.order.get(best.el, 1 << 30)
     if not 0 <= gap < 80:
         return False
-    return _has_date_line(date_texts) or (url_is_article and best.agreement >= 0.3)
+    return _has_date_line(date_texts) or url_is_article
 
 
 def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
@@ -984,8 +999,9 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         # Cheap check first (no trafilatura): a heading with a date line by it, or one the
         # references agree with on an article-shaped URL.
         early = reader.headline()
-        if early is None or not (_has_date_line(reader.date_texts(early.el))
-                                 or (url_is_article and early.agreement >= 0.3)):
+        likely = [c for c in sorted(reader.candidates(), key=lambda c: -c[2])[:3]]
+        if early is None or not (url_is_article or any(
+                _has_date_line(reader.date_texts(el)) for el, _, _ in [(early.el, 0, 0), *likely])):
             rec.warn("not_article")
             rec.title = reader.fallback_title()
             return

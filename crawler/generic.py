@@ -202,7 +202,9 @@ class Reader:
             if body_at is not None:
                 at = order.get(el, 0)
                 if at <= body_at:
-                    score += 0.3 if body_at - at < 120 else 0.1
+                    # The nearer the text, the likelier the headline (a site name in the
+                    # page header is far above it).
+                    score += 0.1 + 0.25 * max(0.0, 1 - (body_at - at) / 120)
                 else:
                     score -= 0.5
             if prior is not None and el is prior:
