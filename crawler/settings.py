@@ -42,7 +42,7 @@ DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 # link farm; an article page has a few thousand) is not read as an article; at most
 # MAX_LINKS_PER_PAGE links of a page are read (a 100,000-link page sent 20,002 requests).
 # Each with an error row saying so. 0 switches a cap off.
-MAX_PAGE_BYTES = 8 * 1024 * 1024
+MAX_PAGE_BYTES = 5 * 1024 * 1024  # = DOWNLOAD_WARNSIZE; a 7 MB page parsed peaks at 374 MB
 MAX_PAGE_ELEMENTS = 50_000
 MAX_LINKS_PER_PAGE = 2000
 # Traps the family rules miss still end: link depth and per-site page caps. Depth counts

@@ -175,7 +175,7 @@ class FaultSite:
             def handle_error(self, request, client_address):  # noqa: ANN001
                 pass  # a crawler dropping a too-big answer resets the connection
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", getattr(self, "port_wanted", 0)), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -185,3 +185,31 @@ class FaultSite:
         assert self._server is not None
         self._server.shutdown()
         self._server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a fault site until interrupted (for measurements by hand):
+    ``python -m crawler.demo.faults --port 8940 --farm-links 100000 --routes /farm``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8940)
+    parser.add_argument("--farm-links", type=int, default=100_000)
+    parser.add_argument("--big-mb", type=int, default=3)
+    parser.add_argument("--robots-status", type=int, default=200)
+    parser.add_argument("--routes", nargs="*", default=None)
+    args = parser.parse_args(argv)
+    site = FaultSite(farm_links=args.farm_links, big_mb=args.big_mb,
+                     robots_status=args.robots_status,
+                     routes=tuple(args.routes) if args.routes else None)
+    site.port_wanted = args.port
+    with site:
+        print(f"serving {site.start_url}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
