@@ -3,6 +3,7 @@ spider) in a subprocess against a misbehaving server on 127.0.0.1 (crawler/demo/
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -80,6 +81,27 @@ def test_retry_after_is_capped_by_retry_after_max(tmp_path):
     assert "waiting RETRY_AFTER_MAX" in (tmp_path / "logs").glob("*.log").__next__().read_text()
 
 
+def test_a_retry_after_hold_does_not_hold_up_sigterm(tmp_path):
+    # The site asks for 120 s; SIGTERM still drains at once (the held requests stay
+    # pending for the next run, no error rows).
+    with FaultSite(retry_after=120, routes=("/busy", "/article/1"), articles=5) as site:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "crawl", "--start-url", site.start_url,
+             "--db", str(tmp_path / "archive.db"), *FAST], cwd=tmp_path,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not site.hits("/busy") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)  # inside the hold
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=100)  # well inside the 120 s asked for
+        asked = site.hits("/busy")
+    assert len(asked) == 1
+    assert proc.returncode == 1, out + err[-3000:]
+    assert "stopped: shutdown" in out
+    assert rows(tmp_path / "archive.db", "select * from fetch_errors") == []
+
+
 # --------------------------------------------------------------------------- robots.txt
 
 
@@ -118,6 +140,8 @@ def test_every_url_not_archived_has_a_row_saying_why(tmp_path):
     with FaultSite(routes=routes, chain=25, bomb_mb=8, big_mb=3, deep=300, articles=1) as site:
         out, db = crawl(site, tmp_path, "-s", f"DOWNLOAD_MAXSIZE={2 << 20}")
         asked = site.hits("/chain/0"), site.hits("/loop-a"), site.hits("/loop-b")
+        robots = site.hits("/robots.txt")
+    assert len(robots) == 1  # one robots.txt fetch for the host: obeyed and read for sitemaps
     assert out.returncode == 1, out.stdout + out.stderr[-3000:]  # partial: some errors
     assert "partial" in out.stdout
     host = site.start_url
