@@ -216,8 +216,9 @@ class RedirectRecorder:
 class RobotsTxtMiddleware(_ScrapyRobotsTxt):
     """Scrapy's (one robots.txt fetch per host, shared with the spider's sitemaps through
     the ``robots_parsed`` signal), plus RFC 9309 section 2.3.1.4: a robots.txt that still
-    answers 5xx after the retries means complete disallow; the host is not crawled this
-    run and each URL of it gets an error row saying why. 4xx means no rules (allow all)."""
+    answers 5xx after the retries, or cannot be fetched at all, means complete disallow;
+    the host is not crawled this run and each URL of it gets an error row saying why. 4xx
+    means no rules (allow all)."""
 
     def __init__(self, crawler):  # noqa: ANN001
         super().__init__(crawler)
@@ -231,6 +232,25 @@ class RobotsTxtMiddleware(_ScrapyRobotsTxt):
             logger.error("%s: %s", response.url, self.unavailable[netloc])
             response = response.replace(body=b"User-agent: *\nDisallow: /\n")
         await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc, netloc):  # noqa: ANN001
+        # Unreachable (connection refused or reset, timeout, DNS) after the retries: the
+        # same as a server error for RFC 9309. Not while stopping: then it is left pending.
+        if isinstance(exc, IgnoreRequest) or not self.crawler.crawling:
+            super()._robots_error(exc, netloc)
+            return
+        self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        why = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        self.unavailable[netloc] = (
+            f"robots.txt could not be fetched ({why}): host not crawled this run "
+            f"(RFC 9309: an unreachable robots.txt means complete disallow)")
+        logger.error("%s: %s", netloc, self.unavailable[netloc])
+        from scrapy.utils.misc import build_from_crawler
+
+        rp_dfd = self._parsers[netloc]
+        self._parsers[netloc] = rules = build_from_crawler(
+            self._parserimpl, self.crawler, b"User-agent: *\nDisallow: /\n")
+        rp_dfd.callback(rules)
 
     def process_request_2(self, rp, request):  # noqa: ANN001
         try:

@@ -121,6 +121,21 @@ def test_robots_txt_5xx_means_no_crawling_of_that_host_with_a_row_saying_so(tmp_
     assert row["status"] == "failed"
 
 
+def test_unreachable_robots_txt_means_no_crawling_of_that_host(tmp_path):
+    # The server hangs up on robots.txt (and answers everything else).
+    with FaultSite(robots_status=0, routes=("/article/1",)) as site:
+        out, db = crawl(site, tmp_path, "-s", "RETRY_TIMES=1")
+        paths = site.paths()
+    assert paths == ["/robots.txt", "/robots.txt"], paths
+    assert out.returncode == 3, out.stdout + out.stderr[-3000:]
+    (error,) = rows(db, "select url, reason from fetch_errors")
+    assert error["url"] == site.start_url
+    assert error["reason"].startswith("robots.txt could not be fetched (")
+    assert error["reason"].endswith("): host not crawled this run (RFC 9309: an unreachable "
+                                    "robots.txt means complete disallow)")
+    assert "Traceback" not in out.stderr
+
+
 def test_robots_txt_4xx_means_allow_all_and_it_is_fetched_once(tmp_path):
     with FaultSite(robots_status=404, routes=("/article/1",), articles=3) as site:
         out, db = crawl(site, tmp_path)

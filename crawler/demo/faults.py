@@ -15,7 +15,8 @@ Routes (each linked from the home page unless noted):
 - ``/deep``: an article nested ``deep`` elements deep;
 - ``/farm``: a page of ``farm_links`` links (to ``/farm/N``, which answer 404);
 - ``/article/N``: an article linking the next one, up to ``articles``;
-- ``/robots.txt``: ``robots_status`` (200 with an allow-all file by default).
+- ``/robots.txt``: ``robots_status`` (200 with an allow-all file by default; 0: the
+  connection is closed without an answer).
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class FaultSite:
     def answer(self, path: str) -> tuple[int, dict, bytes]:
         html = {"Content-Type": "text/html; charset=utf-8"}
         if path == "/robots.txt":
+            if self.robots_status == 0:
+                return 0, {}, b""
             if self.robots_status == 200:
                 return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow:\n"
             return self.robots_status, html, b"<html><body>Service Unavailable</body></html>"
@@ -161,6 +164,9 @@ class FaultSite:
                 with site._lock:
                     site._hits.append((time.monotonic(), path))
                 status, headers, body = site.answer(path)
+                if status == 0:  # hang up without an answer
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
