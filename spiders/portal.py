@@ -236,6 +236,8 @@ class PortalSpider(scrapy.Spider):
         # Parse once: links are read from the same tree the extractor then consumes.
         page = read_page(response.body, response.url, content_type=ctype)
         unread = self._unreadable_tree(page.root) if page.root is not None else None
+        if page.unreadable == "empty_input":  # busy servers answer 200 with nothing
+            unread = f"empty answer (HTTP {response.status} with no content): nothing to read"
         known = self.state.family.get(site.key)
         if known is None and page.root is not None:
             # Learn the family before reading links, so this page's links already get

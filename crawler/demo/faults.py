@@ -12,7 +12,7 @@ Routes (each linked from the home page unless noted):
   chain of ``chain`` redirects ending in an article;
 - ``/bomb``: a gzip body that inflates to ``bomb_mb`` MB;
 - ``/big``: a page of ``big_mb`` MB;
-- ``/deep``: an article nested ``deep`` elements deep;
+- ``/deep``: an article nested ``deep`` elements deep; ``/empty``: 200 with no body;
 - ``/farm``: a page of ``farm_links`` links (to ``/farm/N``, which answer 404);
 - ``/article/N``: an article linking the next one, up to ``articles``;
 - ``/robots.txt``: ``robots_status`` (200 with an allow-all file by default; 0: the
@@ -136,6 +136,8 @@ class FaultSite:
             body = article("Trang rất lớn").replace(
                 b"</article>", filler * ((self.big_mb << 20) // len(filler)) + b"</article>")
             return 200, html, body
+        if path == "/empty":
+            return 200, html, b""
         if path == "/deep":
             return 200, html, article("Trang lồng quá sâu", depth=self.deep)
         if path == "/farm":
