@@ -687,11 +687,20 @@ class PortalSpider(scrapy.Spider):
 
     def _failed(self, failure) -> str:  # noqa: ANN001
         exc = failure.value
+        limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
         if failure.check(DownloadCancelledError) and "download max size" in str(exc):
-            size = re.search(r"(\d+) bytes", str(exc))
-            return (f"the page is larger than DOWNLOAD_MAXSIZE "
-                    f"({self.crawler.settings.getint('DOWNLOAD_MAXSIZE')} bytes"
-                    f"{'; it announced ' + size.group(1) if size else ''}): not downloaded")
+            # Scrapy: "Expected to receive N bytes ..." (Content-Length) or "Received N ..."
+            size = re.search(r"^(Expected to receive|Received) (\d+) bytes", str(exc))
+            said = ""
+            if size:
+                said = f"; it announced {size[2]}" if size[1] != "Received" else \
+                    f"; {size[2]} received when it was stopped"
+            return f"the page is larger than DOWNLOAD_MAXSIZE ({limit} bytes{said}): not downloaded"
+        if failure.check(DownloadCancelledError) and not str(exc):
+            # Scrapy's HTTP/1.1 handler cancels a body passing DOWNLOAD_MAXSIZE as it
+            # arrives (no Content-Length) with no message; it logs the size.
+            return (f"download cancelled (most likely the page passed DOWNLOAD_MAXSIZE, {limit} "
+                    f"bytes, while being received): not downloaded")
         return f"{type(exc).__name__}: {exc}".strip().rstrip(":")
 
     def _error(self, url, site, reason, status=None, attempts=1, kind="page", keys=()):

@@ -151,7 +151,7 @@ def test_robots_txt_4xx_means_allow_all_and_it_is_fetched_once(tmp_path):
 
 
 def test_every_url_not_archived_has_a_row_saying_why(tmp_path):
-    routes = ("/loop-a", "/chain/0", "/bomb", "/big", "/deep", "/empty", "/article/1")
+    routes = ("/loop-a", "/chain/0", "/bomb", "/big", "/stream", "/deep", "/empty", "/article/1")
     with FaultSite(routes=routes, chain=25, bomb_mb=8, big_mb=3, deep=300, articles=1) as site:
         out, db = crawl(site, tmp_path, "-s", f"DOWNLOAD_MAXSIZE={2 << 20}")
         asked = site.hits("/chain/0"), site.hits("/loop-a"), site.hits("/loop-b")
@@ -170,6 +170,8 @@ def test_every_url_not_archived_has_a_row_saying_why(tmp_path):
                f"{len(site.answer('/big')[2])}): not downloaded",
         "deep": "page nested deeper than the HTML parser reads (255 levels): the rest of the "
                 "page is lost, not read as an article",
+        "stream": f"download cancelled (most likely the page passed DOWNLOAD_MAXSIZE, {2 << 20} "
+                  "bytes, while being received): not downloaded",
         "empty": "empty answer (HTTP 200 with no content): nothing to read",
     }
     assert [len(a) for a in asked] == [1, 1, 1]  # the loop went round once, no more

@@ -11,7 +11,7 @@ Routes (each linked from the home page unless noted):
 - ``/loop-a`` <-> ``/loop-b``: a redirect loop; ``/chain/0`` -> ``/chain/1`` -> ... a
   chain of ``chain`` redirects ending in an article;
 - ``/bomb``: a gzip body that inflates to ``bomb_mb`` MB;
-- ``/big``: a page of ``big_mb`` MB;
+- ``/big``: a page of ``big_mb`` MB; ``/stream``: the same, chunked (no Content-Length);
 - ``/deep``: an article nested ``deep`` elements deep; ``/empty``: 200 with no body;
 - ``/farm``: a page of ``farm_links`` links (to ``/farm/N``, which answer 404);
 - ``/article/N``: an article linking the next one, up to ``articles``;
@@ -131,7 +131,7 @@ class FaultSite:
             if self._bomb is None:
                 self._bomb = gzip.compress(b"<html><body>" + b" " * (self.bomb_mb << 20), 9)
             return 200, {**html, "Content-Encoding": "gzip"}, self._bomb
-        if path == "/big":
+        if path in ("/big", "/stream"):
             filler = b"<p>" + "Nội dung lặp lại. ".encode() * 40 + b"</p>\n"
             body = article("Trang rất lớn").replace(
                 b"</article>", filler * ((self.big_mb << 20) // len(filler)) + b"</article>")
@@ -168,6 +168,20 @@ class FaultSite:
                 status, headers, body = site.answer(path)
                 if status == 0:  # hang up without an answer
                     self.close_connection = True
+                    return
+                if path == "/stream":  # chunked: no Content-Length announces the size
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    try:
+                        for i in range(0, len(body), 65536):
+                            chunk = body[i:i + 65536]
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.write(b"0\r\n\r\n")
+                    except OSError:  # the crawler stopped reading
+                        self.close_connection = True
                     return
                 self.send_response(status)
                 for name, value in headers.items():
