@@ -309,19 +309,37 @@ class PortalSpider(scrapy.Spider):
                     "the page is lost, not read as an article")
         return None
 
-    @staticmethod
-    def _true_url(root, response, site: Site, family: str | None) -> str:
+    def _true_url(self, root, response, site: Site, family: str | None) -> str:
         """The article's URL for the archive: the page's own same-site ``rel=canonical``
-        when it has one, else the URL that answered; without session parameters."""
-        if root is not None:
-            hrefs = root.xpath("//link[contains(concat(' ', translate(normalize-space(@rel), "
-                               "'CANONIL', 'canonil'), ' '), ' canonical ')]/@href")
-            if hrefs and hrefs[0].strip():
-                base = root.xpath("string(//base/@href)") or response.url
-                url = urljoin(base, hrefs[0].strip())
-                if urlsplit(url).scheme in ("http", "https") and host_of(url) in site.hosts:
-                    return strip_session(url, family)
-        return strip_session(response.url, family)
+        when it has one, else the URL that answered; without session parameters.
+
+        A canonical link that cannot be this article's is ignored: the site's root or a
+        start page, or one another page of this crawl already named (a CMS that prints
+        the same canonical link on every page would otherwise fold all its articles into
+        one)."""
+        answered = strip_session(response.url, family)
+        if root is None:
+            return answered
+        hrefs = root.xpath("//link[contains(concat(' ', translate(normalize-space(@rel), "
+                           "'CANONIL', 'canonil'), ' '), ' canonical ')]/@href")
+        if not hrefs or not hrefs[0].strip():
+            return answered
+        base = root.xpath("string(//base/@href)") or response.url
+        url = strip_session(urljoin(base, hrefs[0].strip()), family)
+        parts = urlsplit(url)
+        if (parts.scheme not in ("http", "https") or host_of(url) not in site.hosts
+                or (parts.path in ("", "/") and not parts.query)):
+            return answered
+        key = self.state.key_of(url, family)
+        if key in {self.state.key_of(u, family) for u in site.start_urls}:
+            return answered
+        page = self.state.key_of(response.url, family)
+        named = getattr(self, "canonical_named", None)
+        if named is None:
+            named = self.canonical_named = {}
+        if named.setdefault(key, page) != page:
+            return answered
+        return url
 
     @staticmethod
     def _is_article(rec, known, fam, url: str) -> bool:  # noqa: ANN001

@@ -61,3 +61,42 @@ def test_a_bad_session_pattern_is_named(tmp_path):
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(ProfileError, match="session_params"):
         load(bad)
+
+
+def _true_urls(pages: dict[str, str]) -> dict[str, str]:
+    """What the spider records as articles.url for each (answered URL -> <head> HTML)."""
+    from lxml import html as lhtml
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from spiders.portal import PortalSpider
+
+    crawler = get_crawler(PortalSpider, {"ROBOTSTXT_OBEY": True})
+    spider = PortalSpider.from_crawler(crawler, start_url="https://xa.example.vn/")
+    site = spider.sites[0]
+    out = {}
+    for url, head in pages.items():
+        body = f"<html><head>{head}</head><body><p>x</p></body></html>".encode()
+        response = HtmlResponse(url, body=body, encoding="utf-8")
+        out[url] = spider._true_url(lhtml.fromstring(body), response, site, None)
+    return out
+
+
+def test_recorded_url_is_the_canonical_link_unless_it_cannot_be_the_article():
+    got = _true_urls({
+        # Its own canonical link (relative, session token dropped).
+        "https://xa.example.vn/tin/bai-1.html?utm_source=zalo&from=home":
+            '<link rel="canonical" href="/tin/bai-1.html?sid=77" />',
+        # No canonical link: the URL that answered, without its session parameters.
+        "https://xa.example.vn/tin/bai-2.html?jsessionid=A1&from=home": "",
+        # Off-site and the site's root: not this article.
+        "https://xa.example.vn/tin/bai-3.html": '<link rel="Canonical" href="https://other.vn/x" />',
+        "https://xa.example.vn/tin/bai-4.html": '<link rel="canonical" href="https://xa.example.vn/" />',
+        # Every page naming one canonical: the first keeps it, the others their own URL.
+        "https://xa.example.vn/tin/bai-5.html": '<link rel="canonical" href="/tin/chung.html" />',
+        "https://xa.example.vn/tin/bai-6.html": '<link rel="canonical" href="/tin/chung.html" />',
+    })
+    assert list(got.values()) == [
+        "https://xa.example.vn/tin/bai-1.html", "https://xa.example.vn/tin/bai-2.html?from=home",
+        "https://xa.example.vn/tin/bai-3.html", "https://xa.example.vn/tin/bai-4.html",
+        "https://xa.example.vn/tin/chung.html", "https://xa.example.vn/tin/bai-6.html"]
