@@ -249,6 +249,11 @@ class Record:
     language: str | None = "vi"
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def base(self) -> str:
+        """What the page's relative links resolve against: its <base href>, else its URL."""
+        return self.__dict__.get("_base") or self.url
+
     def warn(self, code: str, *args) -> None:
         if not any(w.split(":", 1)[0] == code for w in self.warnings):
             self.warnings.append(f"{code}: {WARNINGS[code].format(*args)}")
@@ -391,6 +396,9 @@ def extract_record(html: bytes | str | Page, url: str, *, content_type: str | No
         return _unreadable(rec, page.unreadable)
     root = page.root
     page.root = None  # pruned and rearranged below: not for reuse
+    base = root.xpath("string(//base/@href)").strip()
+    if base:
+        rec._base = urljoin(url, base)
     for el in profiles.prune(root):
         if el.getparent() is not None:
             el.drop_tree()
@@ -560,7 +568,7 @@ def _content_image(el, rec: Record, profiles: Profiles) -> dict | None:
     linked images and images already listed."""
     if el.tag != "img" or not el.get("src") or el.get("src", "").startswith("data:"):
         return None
-    src = urljoin(rec.url, el.get("src").strip())
+    src = urljoin(rec.base, el.get("src").strip())
     drop_class = profiles.drop_class.search
     if (_Walker._tiny(el) or profiles.image_skip.search(src)
             or any(_links_elsewhere(a, src) or drop_class(a.get("class") or "")
@@ -741,7 +749,7 @@ def _read_body(body_el, rec: Record, profiles: Profiles, article, chosen: str | 
                known_captions: dict | None = None) -> None:
     """Walk the body element; with ``chosen`` (the text a main-content extractor chose),
     paragraphs outside it are marked extra: kept only as captions, byline or source."""
-    walker = _Walker(rec.url, profiles)
+    walker = _Walker(rec.base, profiles)
     walker.walk(body_el, _Ctx())
     walker.flush()
     if chosen is not None:
@@ -814,6 +822,10 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
         elif rec.byline is None and _is_byline(last, len(paragraphs)):
             rec.byline = last.text
         paragraphs.pop()
+    # A byline the choice left out, just above a kept "Nguồn:" line.
+    if (rec.byline is None and len(paragraphs) >= 3 and paragraphs[-2].extra
+            and _SOURCE.match(paragraphs[-1].text) and _is_byline(paragraphs[-2], len(paragraphs))):
+        paragraphs[-2].extra = False
     paragraphs = [p for p in paragraphs if not p.extra]
     # Date/metadata lines ("Ngày đăng: 12/05/2024 09:30 | Lượt xem: 356") are layout.
     paragraphs = [p for p in paragraphs if not _is_meta_line(p.text)]
@@ -969,7 +981,7 @@ def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
         path = urlsplit(href).path
         if not href or path.lower().rpartition(".")[2] not in profiles.attachment_ext:
             continue
-        url = urljoin(rec.url, href)
+        url = urljoin(rec.base, href)
         if url in seen:
             continue
         seen.add(url)
@@ -994,7 +1006,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         if cap and _text(cap[0]):
             for img in fig.iter("img"):
                 if img.get("src"):
-                    known_captions[urljoin(rec.url, img.get("src").strip())] = _text(cap[0])
+                    known_captions[urljoin(rec.base, img.get("src").strip())] = _text(cap[0])
     if strict:
         # Cheap check first (no trafilatura): a heading with a date line by it, or one the
         # references agree with on an article-shaped URL.

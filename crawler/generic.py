@@ -29,6 +29,7 @@ from lxml import etree
 from .text import clean, fold
 
 _DATE = re.compile(r"(?<!\d)[0-3]?\d[/.-][01]?\d[/.-](?:19|20)\d\d(?!\d)")
+_BOLD_CLASS = re.compile(r"(?i)(^|\s)(fw-(bold|semibold)|font-(bold|semibold)|font-weight-bold|bold)(\s|$)")
 _BOLD_STYLE = re.compile(r"font-weight\s*:\s*(bold|[6-9]00)", re.I)
 _SEPARATORS = re.compile(r"\s+(?:[-|–—:»>›]{1,2}|::)\s+")
 _WORD = re.compile(r"\w+")
@@ -205,6 +206,9 @@ class Reader:
                     # The nearer the text, the likelier the headline (a site name in the
                     # page header is far above it).
                     score += 0.1 + 0.25 * max(0.0, 1 - (body_at - at) / 120)
+                elif body_el is not None and at - order.get(body_el, at) < 30 and (
+                        body_el in set(el.iterancestors())):
+                    score += 0.2  # at the very top of the body element (Liferay puts it there)
                 else:
                     score -= 0.5
             if prior is not None and el is prior:
@@ -239,6 +243,19 @@ class Reader:
             found = self._BY_TEXT(self.root, text=text)
             if found:
                 yield found[-1]  # the innermost of nested wrappers
+        # The same words typed in capitals ("PHÒNG GIÁO DỤC …" for og:title's sentence
+        # case): compared without case and marks, among elements of about that length.
+        folded = {fold(t): len(t) for t in texts}
+        body = self.root.find(".//body")
+        for el in (body.iter() if body is not None else ()):
+            if not isinstance(el.tag, str) or el.tag == "a" or len(el) > 3:
+                continue
+            raw = el.text_content()
+            if not any(0.8 * n <= len(raw.strip()) <= 1.5 * n + 20 for n in folded.values()):
+                continue
+            text = clean(raw)
+            if fold(text) in folded and text.isupper():
+                yield el
 
     def candidates(self) -> list[tuple]:
         """(element, text, agreement) of every element that may hold the headline (once)."""
@@ -427,7 +444,8 @@ class Reader:
             if len(text) < 60:
                 continue
             first_block_seen = True  # only the first block there may be a lead
-            styled = el.tag in ("b", "strong") or bool(_BOLD_STYLE.search(el.get("style") or "")) or (
+            styled = el.tag in ("b", "strong") or bool(_BOLD_STYLE.search(el.get("style") or "")) or bool(
+                _BOLD_CLASS.search(el.get("class") or "")) or (
                 len(el) == 1 and el[0].tag in ("b", "strong")
                 and len(clean(el[0].text_content())) >= 0.9 * len(text))
             if described is None:
