@@ -476,11 +476,10 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
     if article is None or body_el is None:
         if template:
             strip_template(root, template)
-        # No article container: a listing or home page, or a theme the rules miss. Only
-        # strong generic evidence (headline, date line, prose) makes it an article.
-        _extract_generic(root, profiles, rec, reader, strict=True,
-                         url_is_article=family.is_article_url(rec.url)
-                         or profiles.generic.is_article_url(rec.url))
+        # No article container: a listing or home page, or a theme the rules miss. The
+        # generic reader decides (listings, home and static pages are not articles), so a
+        # family's missing markup never costs an article.
+        _extract_generic(root, profiles, rec, reader, family=family)
         return
     keep = _protect(title_el, body_el, summary_el)
     # Related lists, comments and share bars go before dates are read, so a related
@@ -491,9 +490,7 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
     if template:
         strip_template(root, template, keep=(title_el, summary_el), scope=article)
     if title_el is None and not _text(body_el):
-        _extract_generic(root, profiles, rec, reader, strict=True,
-                         url_is_article=family.is_article_url(rec.url)
-                         or profiles.generic.is_article_url(rec.url))
+        _extract_generic(root, profiles, rec, reader, family=family)
         return
     title = _text(title_el)
     chrome = title_el is None or reader.is_chrome_title(title_el, title)
@@ -919,13 +916,21 @@ def _not_article(rec: Record) -> None:
     rec.warn("not_article")
 
 
-def _static_page(rec: Record, profiles: Profiles, family: Family | None = None) -> bool:
+def _static_page(rec: Record, profiles: Profiles, family: Family | None = None,
+                 markup_missing: bool = False) -> bool:
     """No date anywhere and no article-shaped URL (the family's, or the generic one): a
     static page ("Giới thiệu", "Liên hệ", "Sơ đồ tổ chức"), not news. Says so on the
     record and returns True."""
-    if not rec.warnings_has("no_date"):
+    # On a family's site read without its article markup, a date only in the text (a
+    # static page cites its decisions' dates) says no more than none at all.
+    undated = rec.warnings_has("no_date") or (markup_missing and rec.warnings_has(
+        "date_from_body"))
+    if not undated:
         return False
-    if profiles.generic.is_article_url(rec.url) or (family and family.is_article_url(rec.url)):
+    # On a family's site its own article shape says it (a static DNN page has a tabid
+    # number too); elsewhere the generic shape.
+    shaped = family.is_article_url(rec.url) if family else profiles.generic.is_article_url(rec.url)
+    if shaped:
         return False
     _not_article(rec)
     return True
@@ -990,7 +995,8 @@ def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
 
 
 def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | None = None,
-                     *, strict: bool = False, url_is_article: bool = False) -> None:
+                     *, strict: bool = False, url_is_article: bool = False,
+                     family: Family | None = None) -> None:
     """No family rule reads this page: trafilatura chooses the main text, the element of
     our tree holding it is read with our rules, and the headline and date line are found
     by evidence (crawler.generic). ``strict``: a page of a known family whose article
@@ -1049,7 +1055,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
     else:
         dropped = []
     _assign_date(root, rec, [], container, dropped, near=lambda: date_texts)
-    if not strict and _static_page(rec, profiles):
+    if not strict and _static_page(rec, profiles, family, markup_missing=family is not None):
         return
     if not rec.body:
         # A photo album, a form: pictures and captions but no text of its own.
