@@ -65,9 +65,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
         key = downloader.get_slot_key(request)
         until = time.monotonic() + wait
         if until > self._hold_until.get(key, 0.0):
-            self._hold_until[key] = until
             logger.info("%s answered %d with Retry-After: holding site %s for %.1f s",
-                        request.url, response.status, key, wait)
+                        request.url, response.status, request.meta.get("site") or key, wait)
+        for held in (key, request.meta.get("site")):  # the host, and all hosts of its site
+            if held and until > self._hold_until.get(held, 0.0):
+                self._hold_until[held] = until
         slot = downloader.slots.get(key)
         if slot is not None:
             # Requests already in the slot's queue passed process_request: the slot sends
@@ -79,8 +81,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         downloader = getattr(getattr(self.crawler, "engine", None), "downloader", None)
         if not self._hold_until or downloader is None:
             return None
-        key = downloader.get_slot_key(request)
-        while (left := self._hold_until.get(key, 0.0) - time.monotonic()) > 0:
+        keys = (downloader.get_slot_key(request), request.meta.get("site"))
+        while (left := max((self._hold_until.get(k, 0.0) for k in keys if k), default=0.0)
+               - time.monotonic()) > 0:
             if not self.crawler.crawling:
                 raise IgnoreRequest("shutting down: left for the next run")
             await _sleep(min(left, 1.0))  # wakes each second to notice a stop
