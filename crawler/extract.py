@@ -618,11 +618,17 @@ def _by_teaser(img) -> bool:
 
 
 
+# Labels of a byline or source field printed apart from its value ("Tác giả" | "Thu Hằng").
+_FIELD_LABELS = {"tác giả": "byline", "người viết": "byline", "bút danh": "byline",
+                 "nguồn": "source", "nguồn tin": "source"}
+
+
 def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
     """A byline or ``Nguồn:`` line printed after the body, outside it (its own element
     under the text), read from the short lines that follow within the article."""
     inside = set(scope.iter()) if scope is not None and scope is not body_el else None
     steps = 0
+    pending = None
     for el in following(body_el):
         steps += 1
         if steps > 40 or (inside is not None and el not in inside):
@@ -653,6 +659,16 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
                 profiles.drop_class.search(a.get("class") or "")
                 for a in (el, *el.iterancestors()) if inside is None or a in inside):
             continue  # a comment's author and date, a share bar: not this article's
+        label = text.rstrip(": ").lower()
+        if label in _FIELD_LABELS:
+            pending = _FIELD_LABELS[label]  # Drupal-like fields: the value comes next
+            continue
+        if pending == "source" and rec.source is None:
+            rec.source, pending = text, None
+            continue
+        if pending == "byline" and rec.byline is None:
+            rec.byline, pending = text, None
+            continue
         m = _SOURCE.match(text)
         if m and rec.source is None:
             rec.source = m.group("src")
