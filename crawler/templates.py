@@ -47,20 +47,31 @@ def _label(el) -> str:
     return label
 
 
-def blocks(root):
+def _path_of(el) -> str:
+    """The path from <body> to ``el`` (as ``blocks`` writes it)."""
+    chain = []
+    node = el
+    while node is not None and node.tag != "body":
+        chain.append(_label(node))
+        node = node.getparent()
+    return "/".join(["body", *reversed(chain)]) if node is not None else "?"
+
+
+def blocks(root, scope=None, paths_wanted=None):
     """(path, text, element) of every leaf text block of the page (a block with no block
-    element inside), paths from <body>."""
-    body = root.find(".//body")
-    if body is None:
+    element inside), paths from <body>. ``scope``: only inside that element;
+    ``paths_wanted``: only blocks at those paths (their text is not read otherwise)."""
+    top = scope if scope is not None else root.find(".//body")
+    if top is None:
         return
-    paths = {body: "body"}
-    for el in body.iterdescendants():
+    paths = {top: _path_of(top) if scope is not None else "body"}
+    for el in top.iterdescendants():
         if not isinstance(el.tag, str):
             continue
         parent = el.getparent()
         path = paths.get(parent, "?") + "/" + _label(el)
         paths[el] = path
-        if el.tag not in _BLOCK_TAGS:
+        if el.tag not in _BLOCK_TAGS or (paths_wanted is not None and path not in paths_wanted):
             continue
         if any(isinstance(c.tag, str) and c.tag in _CONTAINER_TAGS for c in el):
             continue
@@ -78,6 +89,14 @@ class SiteTemplate:
 
     def __bool__(self) -> bool:
         return bool(self.blocks)
+
+    @property
+    def paths(self) -> frozenset:
+        """The places in the tree its blocks sit at (computed once)."""
+        cached = self.__dict__.get("_paths")
+        if cached is None:
+            cached = self.__dict__["_paths"] = frozenset(p for p, _ in self.blocks)
+        return cached
 
     def to_json(self) -> str:
         return json.dumps({"pages": self.pages, "blocks": sorted(map(list, self.blocks))},
@@ -142,13 +161,12 @@ def strip_template(root, template: SiteTemplate, keep=(), scope=None) -> int:
     element in ``keep`` nor one holding one. Returns how many were removed."""
     if not template:
         return 0
-    doomed = [el for path, text, el in blocks(root) if (path, text) in template.blocks]
+    doomed = [el for path, text, el in blocks(root, scope, template.paths)
+              if (path, text) in template.blocks]
     keep = set(keep)
     removed = 0
     for el in doomed:
         if el in keep or any(k in keep for k in el.iter()):
-            continue
-        if scope is not None and scope not in set(el.iterancestors()):
             continue
         if el.getparent() is not None:
             el.drop_tree()
