@@ -17,10 +17,9 @@ bylines), laid out differently.
 from __future__ import annotations
 
 import html
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .content import generate
+from .loopback import LoopbackSite
 
 PER_PAGE = 10
 HOTLINE = "Đường dây nóng tiếp nhận phản ánh, kiến nghị của người dân: 0209.3870.999"
@@ -38,25 +37,18 @@ ABOUT = ("Xã Tân Thành nằm ở phía nam huyện Bạch Thông, có diện 
          "chăn nuôi gia súc, gia cầm.")
 
 
-class CommunePortal:
+class CommunePortal(LoopbackSite):
     """The commune site and its ground truth; deterministic for (n_articles, seed)."""
 
     def __init__(self, n_articles: int = 40, seed: int = 5):
         stories, _ = generate(max(n_articles, 20), seed)
         stories = [a for a in stories if a.status == "ok" and not a.prefix][:n_articles]
         self.stories = sorted(stories, key=lambda a: a.when, reverse=True)  # newest first
-        self.base_url: str | None = None
-        self.requests: list[tuple[str, int]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._lock = threading.Lock()
+        super().__init__()
 
     # ------------------------------------------------------------------ truth
     def _path(self, i: int) -> str:
         return f"/tin-tuc/bai-{self.stories[i].item_id}.html"
-
-    @property
-    def start_url(self) -> str:
-        return self.base_url + "/"
 
     @property
     def articles(self) -> list[dict]:
@@ -139,44 +131,3 @@ class CommunePortal:
             "text/html; charset=utf-8"
 
     # ------------------------------------------------------------------ server
-    def start(self, port: int = 0) -> str:
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out without a 40 ms wait
-
-            def log_message(self, *args):  # noqa: ANN002
-                pass
-
-            def do_GET(self):  # noqa: N802
-                status, body, ctype = site.answer(self.path)
-                with site._lock:
-                    site.requests.append((self.path, status))
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", port), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> CommunePortal:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import html
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
 
 from .content import generate
+from .loopback import LoopbackSite
 
 SITE = "Sở Tư pháp tỉnh Demo"
 PER_PAGE = 8  # asset publisher page size (_cur pages and load-more batches alike)
@@ -58,8 +57,10 @@ TRAPS = ("/lich-cong-tac", "/tim-kiem", "/c/portal/login")
 _PARAGRAPH = '<p style="text-align: justify;">{}</p>'
 
 
-class LiferayPortal:
+class LiferayPortal(LoopbackSite):
     """The Liferay site and its ground truth; deterministic for (n_articles, seed)."""
+
+    headers = {"Liferay-Portal": "Liferay Community Edition Portal 7.4.3"}
 
     def __init__(self, n_articles: int = 60, seed: int = 7):
         stories, _ = generate(2 * n_articles + 20, seed)  # a third are sub-site or broken
@@ -71,10 +72,7 @@ class LiferayPortal:
         self.list_of = {a.item_id: lst for lst, items in self.lists.items() for a in items}
         self.by_slug = {self._slug(a): a for a in stories}
         self.stories = stories
-        self.base_url: str | None = None
-        self.requests: list[tuple[str, int]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._lock = threading.Lock()
+        super().__init__()
         self._served = 0
 
     # ------------------------------------------------------------------ truth
@@ -85,10 +83,6 @@ class LiferayPortal:
     def _canonical(self, a) -> str:  # noqa: ANN001
         name, portlet, _ = self.list_of[a.item_id]
         return f"/{name}/-/asset_publisher/{portlet.rsplit('_', 1)[1]}/content/{self._slug(a)}"
-
-    @property
-    def start_url(self) -> str:
-        return self.base_url + "/"
 
     @property
     def articles(self) -> list[dict]:
@@ -281,45 +275,3 @@ class LiferayPortal:
         return 404, self._layout("Không tìm thấy", "<p>Trang không tồn tại.</p>"), html_type
 
     # ------------------------------------------------------------------ server
-    def start(self, port: int = 0) -> str:
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out without a 40 ms wait
-
-            def log_message(self, *args):  # noqa: ANN002
-                pass
-
-            def do_GET(self):  # noqa: N802
-                status, body, ctype = site.answer(self.path)
-                with site._lock:
-                    site.requests.append((self.path, status))
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Liferay-Portal", "Liferay Community Edition Portal 7.4.3")
-                self.end_headers()
-                self.wfile.write(body)
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", port), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> LiferayPortal:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
