@@ -50,6 +50,10 @@ _BLOCK = frozenset(
     "blockquote figure figcaption center pre address tr td th tbody thead tfoot caption form "
     "fieldset table hr head item list row cell quote".split()
 )
+# Elements that may hold a list of dated links ("Tin cùng chuyên mục" as <p> rows).
+_ROW_HOLDERS = frozenset(("div", "section", "aside"))
+# What sits beside the links of such a list: dates, times, bullets, brackets, separators.
+_LIST_MARKS = re.compile(r"\d{1,4}(?:[/.:-]\d{1,4}){1,2}|[»›•·▪►\-–|()\[\]{},;:.]")
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6 head".split())
 _ITALIC = frozenset(("em", "i"))
 _BOLD = frozenset(("strong", "b"))
@@ -101,6 +105,7 @@ class _Walker:
         self.blocks: list[Block] = []
         self.chunks: list[tuple[str, bool, bool, bool]] = []
         self.para_ctx: _Ctx | None = None
+        self.root = None  # the element the walk starts at (never itself a link list)
 
     def flush(self) -> None:
         if self.chunks:
@@ -147,7 +152,8 @@ class _Walker:
                     or bool(self.profiles.image_skip.search(src)),
                 ))
             return
-        if tag in ("ul", "ol", "table", "dl") and self._is_link_list(el):
+        if (tag in ("ul", "ol", "table", "dl") or (tag in _ROW_HOLDERS and el is not self.root)) \
+                and self._is_link_list(el):
             self.flush()
             return  # "Các tin đã đưa" and friends: a list of links to other pages
         if tag == "table" and self._is_data_table(el):
@@ -205,13 +211,21 @@ class _Walker:
 
     @staticmethod
     def _is_link_list(el) -> bool:
-        """Three links or more that make up most of the element's text."""
+        """Three links or more that make up most of the element's text, not counting the
+        dates, bullets and brackets beside them ("» <a>Giải bóng chuyền …</a> (25/09/2024)")."""
         links = [a for a in el.iter("a") if a.get("href")]
         if len(links) < 3:
             return False
-        total = len(clean(el.text_content()))
         linked = sum(len(clean(a.text_content())) for a in links)
-        return total > 0 and linked >= 0.7 * total
+        total = len(clean(el.text_content()))
+        if not linked or linked >= 0.7 * total:
+            return bool(linked)
+        if linked < 0.4 * total:
+            return False
+        # Count without the marks: only words outside the links are against a list.
+        total = len(clean(_LIST_MARKS.sub(" ", el.text_content())))
+        linked = len(clean(_LIST_MARKS.sub(" ", " ".join(a.text_content() for a in links))))
+        return linked >= 0.7 * total
 
     @staticmethod
     def _tiny(img) -> bool:
@@ -763,6 +777,7 @@ def _read_body(body_el, rec: Record, profiles: Profiles, article, chosen: str | 
     """Walk the body element; with ``chosen`` (the text a main-content extractor chose),
     paragraphs outside it are marked extra: kept only as captions, byline or source."""
     walker = _Walker(rec.base, profiles)
+    walker.root = body_el
     walker.walk(body_el, _Ctx())
     walker.flush()
     if chosen is not None:

@@ -33,6 +33,7 @@ _BOLD_CLASS = re.compile(r"(?i)(^|\s)(fw-(bold|semibold)|font-(bold|semibold)|fo
 _BOLD_STYLE = re.compile(r"font-weight\s*:\s*(bold|[6-9]00)", re.I)
 _SEPARATORS = re.compile(r"\s+(?:[-|–—:»>›]{1,2}|::)\s+")
 _WORD = re.compile(r"\w+")
+_UNSET = object()
 
 
 def _tokens(text: str) -> list[str]:
@@ -144,6 +145,7 @@ class Reader:
         self._candidates: list[tuple] | None = None
         self._skip_memo: dict = {}
         self._chrome_memo: dict = {}
+        self._menu_at = _UNSET
         self.text_start: int | None = None  # document position where the main text begins
         self.text_start_el = None  # the element it begins in
         self.chosen_text: str | None = None  # trafilatura's choice, lowercase
@@ -179,6 +181,10 @@ class Reader:
             body_at = self.text_start
         seen = set()
         best: Candidate | None = None
+        site_name = self.rules.site_name
+        menu_at = self.menu_at
+        if menu_at is not None and body_at is not None and menu_at > body_at:
+            menu_at = None  # a link list after the text is not the header's menu
         for el, text, agree in self.candidates():
             seen.add(el)
             n_words = len(text.split())
@@ -198,6 +204,10 @@ class Reader:
                 score -= 0.3
             if n_words <= 4:
                 score -= 0.25
+            if site_name is not None and site_name.search(fold(text).lower()):
+                score -= 0.6  # the site's name in its header, not this page's headline
+            elif menu_at is not None and order.get(el, 0) < menu_at:
+                score -= 0.3  # above the site's main menu: the page header
             if n_words >= 12 and text[-1:] in ".;":
                 score -= 0.3  # a sentence (a lead, a caption), not a headline
             if body_at is not None:
@@ -230,6 +240,22 @@ class Reader:
         if best is None or best.score < 0.2:
             return None
         return best
+
+    _MENUS = etree.XPath("//body//*[self::ul or self::nav][count(.//a[@href]) >= 6]")
+
+    @property
+    def menu_at(self) -> int | None:
+        """Document position of the site's main menu: the first list of six links or more
+        that is nearly all link text (None when the page has none)."""
+        if self._menu_at is _UNSET:
+            self._menu_at = None
+            for el in self._MENUS(self.root):
+                text = len(clean(el.text_content()))
+                linked = sum(len(clean(a.text_content())) for a in el.iter("a"))
+                if text and linked >= 0.8 * text:
+                    self._menu_at = self.order.get(el)
+                    break
+        return self._menu_at
 
     _BY_TEXT = etree.XPath("//body//*[normalize-space(.) = $text][not(self::a)]")
 

@@ -124,7 +124,8 @@ _COMMON_KEYS = {"prune", "drop", "drop_class", "drop_id", "boilerplate", "attach
 _CRAWL_KEYS = {"deny", "postback_arg", "postback_target", "more_text", "session_params"}
 _GENERIC_KEYS = {"title_candidates", "chrome_tags", "chrome_class", "date_skip_class",
                  "block_tags", "paragraph_tags", "summary_class", "caption_class", "byline", "article_url",
-                 "author_class", "figures", "min_article_chars", "max_link_density"}
+                 "author_class", "figures", "min_article_chars", "max_link_density",
+                 "site_name"}
 
 
 class _Checker:
@@ -204,6 +205,7 @@ class GenericRules:
     min_article_chars: int
     max_link_density: float
     article_url: list[re.Pattern] = field(default_factory=list)
+    site_name: re.Pattern | None = None
 
     def is_article_url(self, url: str) -> bool:
         from urllib.parse import urlsplit
@@ -298,5 +300,6 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
             max_link_density=float(gen["max_link_density"]),
             article_url=[chk.regex("generic", "article_url", p)
                          for p in chk.strings(gen, "generic", "article_url")],
+            site_name=chk.regex("generic", "site_name", gen["site_name"]),
         ),
     )
