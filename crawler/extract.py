@@ -413,7 +413,9 @@ def extract_record(html: bytes | str | Page, url: str, *, content_type: str | No
     base = root.xpath("string(//base/@href)").strip()
     if base:
         rec._base = urljoin(url, base)
-    for el in profiles.prune(root):
+    if profiles.prune_tags:  # scripts, styles, forms' inputs: one C-level pass, tails kept
+        etree.strip_elements(root, *profiles.prune_tags, with_tail=False)
+    for el in profiles.prune(root) if profiles.prune is not None else ():
         if el.getparent() is not None:
             el.drop_tree()
     family = forced or detect_family(root, profiles)
@@ -669,7 +671,7 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
         if len(text) > 200:
             break  # more prose: another block, not this article's signature
         attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
-        if profiles.boilerplate.search(text) or any(
+        if _boilerplate(text, profiles) or any(
                 profiles.drop_class.search(a.get("class") or "")
                 for a in (el, *el.iterancestors()) if inside is None or a in inside):
             continue  # a comment's author and date, a share bar: not this article's
@@ -802,6 +804,15 @@ def _read_body(body_el, rec: Record, profiles: Profiles, article, chosen: str | 
     _collect_attachments(article if article is not None else body_el, rec, profiles)
 
 
+def _boilerplate(text: str, profiles: Profiles) -> bool:
+    """A toolbar, share or widget line ("Tăng cỡ chữ", "Chia sẻ"): such lines are short,
+    so prose is not searched (the expression has an unanchored branch)."""
+    return len(text) <= _BOILERPLATE_MAX and bool(profiles.boilerplate.search(text))
+
+
+_BOILERPLATE_MAX = 300
+
+
 def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
               known_captions: dict[str, str] | None = None) -> None:
     """Blocks -> body paragraphs, images with captions, byline and source.
@@ -812,7 +823,7 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
     known_captions = known_captions or {}
     caption_texts = set(known_captions.values())
     blocks = [b for b in blocks if b.kind != "p" or not (
-        profiles.boilerplate.search(b.text) or b.text in caption_texts)]
+        _boilerplate(b.text, profiles) or b.text in caption_texts)]
     paragraphs: list[Block] = []
     anchors: list[tuple[dict, int]] = []  # (image, paragraphs before it), placed at the end
     i = 0

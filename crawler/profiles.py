@@ -98,7 +98,7 @@ class CrawlRules:
 @dataclass
 class Profiles:
     families: list[Family]
-    prune: etree.XPath
+    prune: etree.XPath | None  # the prune entries that are not a bare //tag
     drop: list[Selector]
     drop_class: re.Pattern
     drop_id: re.Pattern
@@ -107,9 +107,13 @@ class Profiles:
     image_skip: re.Pattern
     crawl: CrawlRules
     generic: GenericRules
+    prune_tags: tuple[str, ...] = ()  # the bare //tag prune entries, removed in one C pass
 
     def family(self, name: str) -> Family | None:
         return next((f for f in self.families if f.name == name), None)
+
+
+_BARE_TAG = re.compile(r"//[a-z][a-z0-9]*")
 
 
 class ProfileError(ValueError):
@@ -259,12 +263,16 @@ def load(path: str | Path = PROFILE_PATH) -> Profiles:
     crawl = chk.table(data["crawl"], "crawl", _CRAWL_KEYS,
                       required=_CRAWL_KEYS - {"session_params"})
     gen = chk.table(data["generic"], "generic", _GENERIC_KEYS, required=_GENERIC_KEYS)
+    prune = chk.strings(common, "common", "prune")
+    chk.xpath("common", "prune", prune)  # every entry checked, whichever way it runs
     for key in ("min_article_chars", "max_link_density"):
         if not isinstance(gen[key], int | float) or isinstance(gen[key], bool):
             chk.fail("generic", key, "must be a number")
     return Profiles(
         families=families,
-        prune=chk.xpath("common", "prune", chk.strings(common, "common", "prune")),
+        prune=chk.xpath("common", "prune", [x for x in prune if not _BARE_TAG.fullmatch(x)])
+        if any(not _BARE_TAG.fullmatch(x) for x in prune) else None,
+        prune_tags=tuple(x[2:] for x in prune if _BARE_TAG.fullmatch(x)),
         drop=chk.selectors(common, "common", "drop"),
         drop_class=chk.regex("common", "drop_class", common["drop_class"]),
         drop_id=chk.regex("common", "drop_id", common["drop_id"]),
