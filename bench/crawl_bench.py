@@ -45,6 +45,7 @@ def child_ours(start_url: str, db: str, concurrency: int, capture: bool = True) 
                       "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency}, priority="cmdline")
     if not capture:
         settings.setdict({"WARC_ENABLED": False, "MEDIA_ENABLED": False}, priority="cmdline")
+    settings.setdict(json.loads(os.environ.get("CRAWL_BENCH_SET") or "{}"), priority="cmdline")
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(PortalSpider)
     process.crawl(crawler, start_url=start_url)
@@ -63,8 +64,19 @@ def child_ours(start_url: str, db: str, concurrency: int, capture: bool = True) 
     import sqlite3
 
     articles = sqlite3.connect(db).execute("select count(*) from articles").fetchone()[0]
+    extractor = getattr(crawler.spider, "extractor", None)
     return {"elapsed": elapsed, "articles": articles,
-            "pages": crawler.stats.get_value("response_received_count", 0)}
+            "pages": crawler.stats.get_value("response_received_count", 0),
+            "rss_workers_mb": sum(getattr(extractor, "worker_peak_kb", None) or [0]) / 1024}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS since it started (VmHWM: getrusage's ru_maxrss also counts
+    the bench process it was forked from, before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_bare(urls_file: str, concurrency: int) -> dict:
@@ -123,8 +135,12 @@ def main() -> None:
     parser.add_argument("--grow", metavar="N,N,...",
                         help="instead of the comparison: our crawl alone at each portal size "
                              "(time per article, peak RSS), e.g. --grow 300,1000,3000,10000")
+    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for our crawl (e.g. -s EXTRACT_WORKERS=0)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.set:
+        os.environ["CRAWL_BENCH_SET"] = json.dumps(dict(kv.split("=", 1) for kv in args.set))
     if args.profile:
         os.environ["CRAWL_BENCH_PROFILE"] = str(Path(args.profile).resolve())
     if args.child:
@@ -134,8 +150,11 @@ def main() -> None:
             child_bare(rest[0], int(rest[1]))
         me = resource.getrusage(resource.RUSAGE_SELF)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result["peak_rss_mb"] = max(me.ru_maxrss, kids.ru_maxrss) / 1024
+        # The crawl process and its extraction workers live side by side: both count.
+        result["peak_rss_mb"] = peak_rss_mb() + result.get("rss_workers_mb", 0)
         result["cpu_main"] = me.ru_utime + me.ru_stime
+        # Extraction workers (EXTRACT_WORKERS), joined when the crawl closed.
+        result["cpu_workers"] = kids.ru_utime + kids.ru_stime
         print(json.dumps(result))
         return
 
@@ -170,7 +189,7 @@ def main() -> None:
                     portal.stop()
             a = max(r["articles"], 1)
             print(f"{n:>9}{r['articles']:>10}{r['pages']:>7}{r['elapsed']:>9.2f}"
-                  f"{1000 * r['elapsed'] / a:>12.2f}{1000 * r['cpu_main'] / a:>16.2f}"
+                  f"{1000 * r['elapsed'] / a:>12.2f}{1000 * (r['cpu_main'] + r.get('cpu_workers', 0)) / a:>16.2f}"
                   f"{r['peak_rss_mb']:>13.0f}", flush=True)
         return
 
@@ -213,8 +232,8 @@ def main() -> None:
           f"{a / bare['elapsed']:>12.1f}{bare['peak_rss_mb']:>13.0f}")
     print(f"ratio (ours / bare, articles per second): {bare['elapsed'] / ours['elapsed']:.2f}")
     print(f"articles archived: {a}; pages fetched: ours {ours['pages']}, bare {bare['pages']}")
-    print(f"CPU seconds (whole child process, imports included): ours {ours['cpu_main']:.2f}, "
-          f"bare {bare['cpu_main']:.2f}")
+    print(f"CPU seconds (whole child process, imports included): ours {ours['cpu_main']:.2f}"
+          f" + extraction workers {ours.get('cpu_workers', 0):.2f}, bare {bare['cpu_main']:.2f}")
 
 
 if __name__ == "__main__":

@@ -111,3 +111,7 @@ PROGRESS_ENABLED = True
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 TELNETCONSOLE_ENABLED = False
+# Articles are read (crawler.extract) in this many worker processes while the crawl goes
+# on fetching and discovering (crawler/extractpool.py): about half of a crawl's CPU, on
+# another core. 0 reads them in the crawl's own process (a machine with one core).
+EXTRACT_WORKERS = 1

@@ -12,6 +12,7 @@ pipelines write the archive. What it has seen and what is left to do is the craw
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -25,7 +26,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from crawler.canonical import strip_session
-from crawler.extract import detect_family, extract_record, read_page
+from crawler.extract import detect_family, read_page
+from crawler.extractpool import Extractor
 from crawler.frontier import (
     ARTICLE,
     LISTING,
@@ -101,7 +103,14 @@ class PortalSpider(scrapy.Spider):
         spider.held = {}  # host -> [(bytes, content type, ArticleItem)] awaiting a template
         spider.link_capped = set()  # sites told that a page had over MAX_LINKS_PER_PAGE links
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
+        # Articles are read in EXTRACT_WORKERS worker processes (crawler/extractpool.py).
+        spider.extractor = Extractor(spider.profiles, crawler.settings.getint("EXTRACT_WORKERS", 0))
+        crawler.signals.connect(spider.close_extractor, signal=signals.spider_closed)
+        crawler.signals.connect(spider.close_extractor, signal=signals.engine_stopped)
         return spider
+
+    def close_extractor(self, *args, **kwargs) -> None:
+        self.extractor.close()
 
     @property
     def family(self) -> dict[str, str | None]:
@@ -191,7 +200,7 @@ class PortalSpider(scrapy.Spider):
                         hops=meta.get("hops", 0))
 
     # -- pages -------------------------------------------------------------
-    def parse(self, response):
+    async def parse(self, response):
         site = self._site_of(response)
         if site is None:
             return
@@ -202,7 +211,8 @@ class PortalSpider(scrapy.Spider):
             self._done(response, PAGE)
             return
         try:
-            yield from self._parse_page(response, site)
+            async for out in self._parse_page(response, site):
+                yield out
         except Exception as exc:  # noqa: BLE001 - one bad page must not stop the crawl
             self.logger.exception("could not process %s", response.url)
             yield self._error(response.url, site, f"processing failed: {type(exc).__name__}: "
@@ -223,7 +233,7 @@ class PortalSpider(scrapy.Spider):
 
         return {"etag": header("ETag"), "last_modified": header("Last-Modified")}
 
-    def _parse_page(self, response, site: Site):
+    async def _parse_page(self, response, site: Site):
         ctype = response.headers.get("Content-Type", b"").decode("latin-1") or None
         settings = self.crawler.settings
         limit = settings.getint("MAX_PAGE_BYTES")
@@ -249,7 +259,8 @@ class PortalSpider(scrapy.Spider):
                 self.logger.info("site %s recognized as family %s", site.key, known)
         hops = response.meta.get("hops", 0)
         fam = self.profiles.family(known) if known else None
-        yield from self._sitemaps(self.held_sitemaps.pop(site.key, []), site)
+        for sitemap in self._sitemaps(self.held_sitemaps.pop(site.key, []), site):
+            yield sitemap
         follow = list(self._links(page.root, response, site, known, hops)) if page.root is not None else []
         # Out-links are claimed (queued in the frontier) before this page is done.
         tally = {"new": 0, "same_head": self._watermark(page.root, response, site, fam)}
@@ -267,7 +278,18 @@ class PortalSpider(scrapy.Spider):
             # gives (reading it as an article would cost the generic reader's 20 ms).
             rec, is_article = None, False
         else:
-            rec = extract_record(page, response.url, profiles=self.profiles, template=template)
+            # Held back when the host's template is still being learned (decided now: the
+            # pages read while this one is extracted may finish learning it).
+            held = self.state.template_pending(host)
+            # Fetching goes on while the page is read (in a worker process when
+            # EXTRACT_WORKERS > 0): its links are queued first.
+            for request in requests:
+                yield request
+            requests = []
+            if self.extractor.pool is not None:
+                page = None  # the worker reads the bytes: no parsed tree kept meanwhile
+            rec = await self.extractor.extract(response.body, response.url, ctype, template,
+                                               page=page)
             is_article = self._is_article(rec, known, fam, response.url)
         if is_article:
             record = rec.as_dict()
@@ -278,7 +300,7 @@ class PortalSpider(scrapy.Spider):
                 requested_url=response.request.url if response.request else response.url,
                 content_type=ctype, keys=self._keys(response), **self._validators(response),
             )
-            if self.state.template_pending(host):
+            if held:
                 # The first pages of a site with no template yet: held (with their bytes)
                 # until the template is learned, then read again with it.
                 self.held.setdefault(host, []).append((response.body, ctype, item,
@@ -291,8 +313,10 @@ class PortalSpider(scrapy.Spider):
         else:
             self._done(response, self._page_kind(response, fam, hops, tally["new"]))
         if self.held.get(host) and not self.state.template_pending(host):
-            yield from self._release(host)
-        yield from requests
+            async for item in self._release(host):
+                yield item
+        for request in requests:
+            yield request
 
     def _unreadable_tree(self, root) -> str | None:  # noqa: ANN001
         """Why a parsed page is not read as an article (None: it can be): more elements
@@ -350,19 +374,22 @@ class PortalSpider(scrapy.Spider):
             is_article = bool(fam and fam.is_article_url(url))
         return is_article
 
-    def _release(self, host: str):
+    async def _release(self, host: str):
         """The held articles of a host, read again with its template (learned from the
         pages seen so far when the crawl ends before TEMPLATE_LEARN_PAGES)."""
         learner = self.state.learners.get(host)
         if learner is not None and host not in self.state.stored_templates:
             self.state.templates[host] = learner.template()
         template = self.state.templates.get(host)
-        for body, ctype, item, page_url in self.held.pop(host, []):
-            if template:
-                rec = extract_record(read_page(body, page_url, content_type=ctype), page_url,
-                                     profiles=self.profiles, template=template)
-                if rec.body:
-                    item.record = {**rec.as_dict(), "url": item.record["url"]}
+        held = self.held.pop(host, [])
+        records = [None] * len(held)
+        if template:
+            records = await asyncio.gather(*(
+                self.extractor.extract(body, page_url, ctype, template)
+                for body, ctype, _item, page_url in held))
+        for (_body, _ctype, item, _url), rec in zip(held, records, strict=True):
+            if rec is not None and rec.body:
+                item.record = {**rec.as_dict(), "url": item.record["url"]}
             yield item
 
     def spider_idle(self):
@@ -375,9 +402,10 @@ class PortalSpider(scrapy.Spider):
             self.crawler.engine.crawl(request)
             raise DontCloseSpider
 
-    def _release_all(self, response):
+    async def _release_all(self, response):
         for host in list(self.held):
-            yield from self._release(host)
+            async for item in self._release(host):
+                yield item
 
     @staticmethod
     def _page_kind(response, fam, hops: int, new_articles: int) -> str:

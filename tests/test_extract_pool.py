@@ -1,0 +1,155 @@
+"""Articles read in worker processes (``EXTRACT_WORKERS``, crawler/extractpool.py): the
+archive is the same as with extraction in the crawl's own process, and no worker
+outlives its crawl, whether it ends normally, is stopped or is killed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from crawler.demo import DemoPortal
+from crawler.demo.liferay import LiferayPortal
+
+FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s",
+        "PROGRESS_ENABLED=False", "-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=2",
+        "--no-media"]
+TAG = "EXTRACT_POOL_TEST_TAG"
+
+
+def command(start_url: str, db: Path, workers: int) -> list[str]:
+    return [sys.executable, "-m", "crawler", "crawl", "--start-url", start_url, "--db",
+            str(db), *FAST, "-s", f"EXTRACT_WORKERS={workers}"]
+
+
+def tagged(tag: str) -> list[int]:
+    """Processes started with this tag in their environment (a crawl and its workers)."""
+    needle = f"{TAG}={tag}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                status = (entry / "status").read_text()
+                if "State:\tZ" not in status:  # a zombie is gone, only not yet reaped
+                    pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def gone(tag: str, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while tagged(tag):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def crawl(start_url: str, db: Path, workers: int, cwd: Path) -> str:
+    """Run a crawl to its end; returns the tag its processes carried."""
+    tag = uuid.uuid4().hex
+    out = subprocess.run(command(start_url, db, workers), cwd=cwd, capture_output=True,
+                         text=True, timeout=300, env={**os.environ, TAG: tag})
+    assert out.returncode in (0, 1), out.stdout[-2000:] + out.stderr[-3000:]
+    return tag
+
+
+def archive(db: Path, base: str) -> dict:
+    """Every article with every field a reader sees (the portal's address left out)."""
+    host = base.split("://", 1)[1]
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        out = {}
+        for row in conn.execute("select a.*, v.images, v.attachments from articles a join "
+                                "article_versions v on v.article_id = a.id and v.version = "
+                                "a.version"):
+            # content_hash covers the image URLs, with the portal's port in them.
+            fields = {k: row[k] for k in row.keys() if k not in (
+                "id", "first_seen", "last_seen", "last_changed", "first_crawl", "last_crawl",
+                "content_hash")}
+            out[row["url"].replace(host, "HOST")] = json.loads(
+                json.dumps(fields, ensure_ascii=False).replace(host, "HOST"))
+        return out
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("site", ["publishing", "liferay"])
+def test_same_archive_with_and_without_workers_and_none_left(site, tmp_path):
+    made = {"publishing": lambda: DemoPortal(n_articles=60, seed=5, slow_delay=0.2),
+            "liferay": lambda: LiferayPortal(n_articles=40)}[site]
+    results = {}
+    for workers in (0, 2):
+        with made() as portal:  # a fresh portal each: the same fail-once pages
+            db = tmp_path / f"archive{workers}.db"
+            tag = crawl(portal.start_url, db, workers, tmp_path)
+            assert gone(tag, within=1.0), "a worker outlived its crawl"
+            results[workers] = archive(db, portal.base_url)
+    assert len(results[0]) >= 40
+    assert results[2] == results[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_no_worker_outlives_a_killed_or_stopped_crawl(sig, tmp_path):
+    with DemoPortal(n_articles=200, seed=6, slow_delay=0.2) as portal:
+        portal.delay = 0.02
+        tag = uuid.uuid4().hex
+        proc = subprocess.Popen(command(portal.start_url, tmp_path / "archive.db", 1),
+                                cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env={**os.environ, TAG: tag})
+        try:
+            deadline = time.monotonic() + 60
+            while len(tagged(tag)) < 2 and time.monotonic() < deadline:  # its worker is up
+                time.sleep(0.05)
+            time.sleep(1.0)  # articles in flight
+            assert proc.poll() is None, "the crawl ended before it could be interrupted"
+            assert len(tagged(tag)) >= 2
+            os.kill(proc.pid, sig)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert gone(tag), f"worker processes left behind after {sig.name}: {tagged(tag)}"
+
+
+def test_a_dead_worker_means_extraction_here_and_the_same_record():
+    from crawler.extractpool import Extractor
+    from crawler.profiles import load
+
+    fixture = next(Path(__file__).parent.glob("fixtures/**/*.html"))
+    body, url = fixture.read_bytes(), "https://sgddt.backan.gov.vn/tin/1.html"
+    here = Extractor(load(), 0)
+    pool = Extractor(load(), 1)
+
+    async def run():  # noqa: ANN202
+        expected = await here.extract(body, url, "text/html; charset=utf-8", None)
+        first = await pool.extract(body, url, "text/html; charset=utf-8", None)
+        for process in list(pool.pool._processes.values()):
+            os.kill(process.pid, signal.SIGKILL)
+            process.join()
+        second = await pool.extract(body, url, "text/html; charset=utf-8", None)
+        return expected, first, second
+
+    try:
+        expected, first, second = asyncio.run(run())
+    finally:
+        pool.close()
+    assert first.as_dict() == expected.as_dict() == second.as_dict()
+    assert pool.pool is None  # broken: closed, extraction went on here
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []
