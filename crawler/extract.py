@@ -838,6 +838,11 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
                     and _is_caption(nxt)):
                 caption = nxt.text
                 i += 1
+            elif (not b.skip_image and i and paragraphs and blocks[i - 1] is paragraphs[-1]
+                    and _caption_above(paragraphs[-1])):
+                # Printed above its photo: a centred italic line (or a caption element)
+                # right before an image that has none under it.
+                caption = paragraphs.pop().text
             if not b.skip_image:
                 image = {"src": b.src, "caption": caption}
                 rec.images.append(image)
@@ -911,7 +916,7 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
 _META_WORDS = re.compile(
     r"(?i)\b(ngày|đăng|cập nhật|lúc|giờ|lượt xem|lượt đọc|xem|thứ|hai|ba|tư|năm|sáu|bảy|"
     r"chủ nhật|sáng|chiều|tối|by|posted|updated|views?|tăng|giảm|cỡ|chữ|in|bài|viết|gửi|"
-    r"email|chia|sẻ|bản|lượt|đọc|bình luận|print|share)\b")
+    r"email|chia|sẻ|bản|lượt|đọc|bình luận|print|share|tháng|trang|a)\b")
 
 
 def _is_meta_line(text: str) -> bool:
@@ -919,7 +924,7 @@ def _is_meta_line(text: str) -> bool:
     if len(text) > 120 or not (dates.find_date(text, allow_yearless=False)
                                or dates.has_yearless(text)):
         return False
-    rest = re.sub(r"[\d/:.,|\-–()\[\]]+", " ", text)
+    rest = re.sub(r"[\d/:.,|\-–+()\[\]]+", " ", text)
     rest = _META_WORDS.sub(" ", rest)
     return len(rest.split()) <= 3
 
@@ -931,6 +936,11 @@ def _is_caption(b: Block) -> bool:
         return True
     # A short line right under a photo, not a sentence of the text: its caption.
     return len(b.text) <= 160 and not _SENTENCE_END.search(b.text) and len(b.text.split()) >= 3
+
+
+def _caption_above(b: Block) -> bool:
+    """A line set as a caption (a caption element, or italic and centred), short."""
+    return len(b.text) <= 300 and (b.caption_hint or (b.italic and b.align == "center"))
 
 
 def _is_byline(b: Block, n_paragraphs: int) -> bool:

@@ -429,9 +429,12 @@ class Reader:
                 if not links:
                     continue
                 text = clean(child.text_content())
-                # A teaser: a headline-long link, or a short block with a link beside a
-                # date (a row of a document library or a dated list).
-                if any(len(t) >= 25 for t in links) or (len(text) <= 400 and _DATE.search(text)):
+                # A teaser: a headline-long link in a small block (an article whose date
+                # is a permalink is not one), or a short block with a link beside a date
+                # (a row of a document library or a dated list).
+                if any(len(t) >= 25 for t in links) and (
+                        len(text) <= 800 or sum(map(len, links)) >= 0.15 * len(text)) or (
+                        len(text) <= 400 and _DATE.search(text)):
                     teasers += 1
                     mine = mine or child is node
             if teasers >= min_run and mine:
