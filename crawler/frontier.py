@@ -12,7 +12,10 @@ Writes are transactional and in order. A claimed link is buffered as ``pending``
 becomes ``done`` only in a transaction that also holds its out-links (the buffer is
 written in the order things happened) and, for an article or a failure, its record or
 ``fetch_errors`` row (``commit``: the pipeline writes the record on the same connection
-inside it). So after ``kill -9`` the frontier says exactly what is left to do:
+inside it). Records are queued in that same buffer and committed a few at a time
+(``ARCHIVE_COMMIT_ITEMS``, within ``ARCHIVE_COMMIT_SECONDS``): a kill loses the last
+uncommitted ones together with the frontier rows that would have said they were done.
+So after ``kill -9`` the frontier says exactly what is left to do:
 
 - **resume**: a site whose last run did not finish continues it. Its pending URLs are
   requested again, articles and failures done in that run are not; listings and start
@@ -168,8 +171,17 @@ class CrawlState:
         self.stored_templates: set[str] = set()  # hosts whose template an earlier run kept
         self.archive: Archive | None = None
         self.crawl_id: int | None = None
-        self._buffer: list[tuple] = []  # ("pending"|"done"|"mark", values) in order
+        self._buffer: list[tuple] = []  # ("pending"|"done"|"mark"|"call", values) in order
         self._flushed = time.monotonic()
+        self.commit_items = max(1, int(value("ARCHIVE_COMMIT_ITEMS")))
+        self.commit_seconds = float(value("ARCHIVE_COMMIT_SECONDS"))
+        self._calls = 0  # records waiting in the buffer
+        self._writing = False
+        self._first_call = 0.0  # when the oldest of them was queued
+        self._timer = None
+        # Run just before each commit: the WARC files are fsynced before a row pointing
+        # into them commits (crawler/warc.py).
+        self.before_commit: list = []
         self._now = datetime.now(UTC)
 
     @classmethod
@@ -230,6 +242,12 @@ class CrawlState:
         """Decide per site: resume its unfinished run, or start a full or nightly one; load
         what it knows (seen keys, requests to make first)."""
         self.crawl_id = crawl_id
+        if self._timer is None and self.commit_seconds > 0:
+            from twisted.internet import reactor, task
+
+            if reactor.running:
+                self._timer = task.LoopingCall(self._tick)
+                self._timer.start(self.commit_seconds, now=False)
         db = self.archive.db
         self._now = datetime.now(UTC)
         for key, site in self.sites.items():
@@ -367,30 +385,74 @@ class CrawlState:
 
     def _add(self, what: str, values: tuple) -> None:
         self._buffer.append((what, values))
+        if self._writing:
+            return  # a record being written adds its marks: written right after it
         if len(self._buffer) >= FLUSH_SIZE or time.monotonic() - self._flushed >= FLUSH_EVERY:
             self.flush()
 
     def flush(self) -> None:
-        if self.archive is None or not self._buffer:
+        """Write and commit everything buffered, records included, in one transaction."""
+        if self.archive is None or not self._buffer or self._writing:
             return
-        with self.archive.db.atomic():
-            self._write()
+        self._writing = True
+        pending = self._buffer
+        try:
+            with self.archive.db.atomic():
+                self._write()
+                for hook in self.before_commit:
+                    hook()
+        except BaseException:
+            # Rolled back (disk full, the archive locked by another process too long):
+            # kept, and tried again with the next commit.
+            self._buffer = pending + self._buffer
+            raise
+        else:
+            self._calls = 0
+        finally:
+            self._writing = False
 
-    def commit(self, write):  # noqa: ANN001, ANN201
-        """Run ``write(archive)`` in one transaction with everything buffered so far (the
-        out-links of the page it records) and the done marks it adds; returns its result."""
-        with self.archive.db.atomic():
-            self._write()
-            result = write(self.archive)
-            self._write()
-        return result
+    def commit(self, write, then=None) -> None:  # noqa: ANN001
+        """Queue ``write(archive)`` (a record and the done marks it adds) after everything
+        buffered so far (the out-links of the page it records). It is written in one
+        transaction with those rows and up to ARCHIVE_COMMIT_ITEMS - 1 other records,
+        within ARCHIVE_COMMIT_SECONDS; ``then(result)`` is called once it is written.
+        A crash loses only uncommitted work, and the frontier commits with it: the
+        pages of lost records are still pending, so the next run fetches them."""
+        self._buffer.append(("call", (write, then)))
+        now = time.monotonic()
+        if not self._calls:
+            self._first_call = now
+        self._calls += 1
+        if self._calls >= self.commit_items or now - self._first_call >= self.commit_seconds:
+            self.flush()
+
+    def _tick(self) -> None:
+        if self._calls and time.monotonic() - self._first_call >= self.commit_seconds:
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - retried at the next tick or commit
+                logger.exception("could not write the archive")
+
+    def _call(self, write, then) -> None:  # noqa: ANN001
+        # Its own savepoint: a record that fails leaves the others of the batch intact.
+        try:
+            with self.archive.db.atomic():
+                result = write(self.archive)
+                self._write()  # the done marks it added, right after it
+        except Exception:  # noqa: BLE001 - one record, not the crawl
+            logger.exception("could not write a record to the archive")
+            return
+        if then is not None:
+            then(result)
 
     def _write(self) -> None:
         buffer, self._buffer = self._buffer, []
         self._flushed = time.monotonic()
         conn = self.archive.db.conn
         for what, values in buffer:
-            if what == "pending":
+            if what == "call":
+                self._call(*values)
+            elif what == "pending":
                 conn.execute(
                     "insert into frontier (key, site, url, kind, hops, priority, state, run) "
                     "values (?, ?, ?, ?, ?, ?, 'pending', ?) on conflict(key) do update set "
@@ -454,8 +516,11 @@ class CrawlState:
         """Write what is buffered; a run that ended normally is finished (the next one is
         new), any other end (shutdown, kill) leaves it to be resumed. Templates learned
         from enough pages are kept with their site."""
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
         if self.archive is None:
             return
+        self.flush()
         db = self.archive.db
         for host, learner in self.learners.items():
             # A short nightly run learns from few pages: it does not replace a template

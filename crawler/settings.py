@@ -93,6 +93,13 @@ REVISIT_ERROR_DAYS = 7  # URLs that failed
 
 # Where the archive lives; everything a crawl writes goes beside it.
 ARCHIVE_DB = "data/archive.db"
+# Records are committed a few at a time, each batch in one transaction with the frontier
+# rows it completes (crawler/frontier.py): at most this many records, at most this many
+# seconds after the first of them. A crash (kill -9) loses at most that much work, which
+# the frontier still has pending; one commit (and one WARC fsync) per article cost more
+# than reading it. 1 commits each record at once.
+ARCHIVE_COMMIT_ITEMS = 8
+ARCHIVE_COMMIT_SECONDS = 0.25
 # Every request and answer, as received, in WARC files under warc/SITE/ beside the archive
 # (crawler/warc.py); a file is closed and the next begun past WARC_MAX_SIZE bytes.
 WARC_ENABLED = True

@@ -22,7 +22,8 @@ RECORDED_SETTINGS = (
 
 class ArchivePipeline:
     """Writes items through the crawl state's archive connection: each record or error row
-    commits in one transaction with the frontier rows it completes (crawler/frontier.py)."""
+    commits in the same transaction as the frontier rows it completes, a few records per
+    transaction (ARCHIVE_COMMIT_ITEMS, ARCHIVE_COMMIT_SECONDS; crawler/frontier.py)."""
 
     def __init__(self, crawler):
         self.crawler = crawler
@@ -55,27 +56,29 @@ class ArchivePipeline:
             [s.key for s in sites], json.loads(json.dumps(settings, default=str))
         )
         spider.crawl_id = self.crawl_id
+        # The pages' WARC records are on disk before the versions pointing at them commit.
+        self.state.before_commit.append(lambda: sync_crawl(self.crawler))
         self.state.begin(self.crawl_id)
+
+    def _count(self, outcome: str) -> None:
+        self.counts[outcome] += 1
 
     def process_item(self, item, spider=None):
         if isinstance(item, ArticleItem):
-            outcome = self.state.commit(lambda archive: self._article(archive, item))
+            # The page's WARC record: known now, written with the batch.
+            where = location_of(self.crawler, item.keys,
+                                (item.record.get("url") if isinstance(item.record, dict)
+                                 else None, item.requested_url))
+            self.state.commit(lambda archive: self._article(archive, item, where), self._count)
         elif isinstance(item, NotModifiedItem):
-            outcome = self.state.commit(lambda archive: self._not_modified(archive, item))
+            self.state.commit(lambda archive: self._not_modified(archive, item), self._count)
         elif isinstance(item, FetchErrorItem):
-            outcome = self.state.commit(lambda archive: self._error(archive, item))
-        else:
-            return item
-        self.counts[outcome] += 1
+            self.state.commit(lambda archive: self._error(archive, item), self._count)
         return item
 
-    def _article(self, archive, item: ArticleItem) -> str:
+    def _article(self, archive, item: ArticleItem, where) -> str:  # noqa: ANN001
         article_id = None
         try:
-            # The page's WARC record, on disk before the version pointing at it commits.
-            where = location_of(self.crawler, item.keys,
-                                (item.record.get("url"), item.requested_url))
-            sync_crawl(self.crawler)
             outcome = archive.save_article(
                 item.record, crawl_id=self.crawl_id, fetched_at=item.fetched_at, warc=where
             )

@@ -134,6 +134,7 @@ class MediaPipeline:
         if self.backfilled or self.state.archive is None:
             return
         self.backfilled = True
+        self.state.flush()  # the records still in the batch are read below
         db = self.state.archive.db
         found = 0
         for key, site in self.state.sites.items():

@@ -91,15 +91,18 @@ def archive(db: Path, base: str) -> dict:
 def test_same_archive_with_and_without_workers_and_none_left(site, tmp_path):
     made = {"publishing": lambda: DemoPortal(n_articles=60, seed=5, slow_delay=0.2),
             "liferay": lambda: LiferayPortal(n_articles=40)}[site]
-    results = {}
+    results, errors = {}, {}
     for workers in (0, 2):
         with made() as portal:  # a fresh portal each: the same fail-once pages
             db = tmp_path / f"archive{workers}.db"
             tag = crawl(portal.start_url, db, workers, tmp_path)
             assert gone(tag, within=1.0), "a worker outlived its crawl"
             results[workers] = archive(db, portal.base_url)
+            conn = sqlite3.connect(db)
+            errors[workers] = conn.execute("select url, reason from fetch_errors").fetchall()
+            conn.close()
     assert len(results[0]) >= 40
-    assert results[2] == results[0]
+    assert results[2] == results[0], (set(results[2]) ^ set(results[0]), errors)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])

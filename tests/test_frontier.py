@@ -48,7 +48,7 @@ def rows(db, sql):
 def test_a_page_is_done_only_with_its_out_links(tmp_path, monkeypatch):
     monkeypatch.setattr("crawler.frontier.FLUSH_EVERY", 1e9)  # only commits write here
     db = tmp_path / "a.db"
-    state, _ = open_state(db)
+    state, _ = open_state(db, ARCHIVE_COMMIT_ITEMS=1)
     listing = state.key_of(START + "list", "publishingportal")
     state.claim(listing, START + "list", SITE)
     links = [state.key_of(ARTICLE_URL.format(i), "publishingportal") for i in range(3)]
@@ -59,21 +59,58 @@ def test_a_page_is_done_only_with_its_out_links(tmp_path, monkeypatch):
     # Nothing written yet (buffered) ...
     assert rows(db, "select count(*) from frontier") == [(0,)]
 
-    # ... until a record commits: then the links and the done mark go in together, and a
-    # failing record takes them all back (nothing half-written).
+    # ... until a record commits: then the links and the done mark go in together. A
+    # record that fails takes back only what it wrote, its own done mark included: its
+    # page stays pending (the next run asks for it again), the rest is not lost.
     def boom(archive):
+        state.done([links[0]], ARTICLE, url=ARTICLE_URL.format(0), site_key=SITE)
+        archive.db.execute("insert into fetch_errors (url, reason, at) values ('x', 'y', 'z')")
         raise RuntimeError("disk full")
 
-    with pytest.raises(RuntimeError):
-        state.commit(boom)
-    assert rows(db, "select count(*) from frontier") == [(0,)]
-    state.claim(listing, START + "list", SITE, force=True)
-    for i, key in enumerate(links):
-        state.claim(key, ARTICLE_URL.format(i), SITE, hops=1, force=True)
-    state.done([listing], LISTING, site_key=SITE)
-    state.commit(lambda archive: None)
+    state.commit(boom)  # logged; the crawl goes on
     assert sorted(rows(db, "select state, count(*) from frontier group by state")) == [
         ("done", 1), ("pending", 3)]
+    assert rows(db, "select count(*) from fetch_errors") == [(0,)]
+
+
+def test_records_commit_a_few_at_a_time_with_their_frontier_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr("crawler.frontier.FLUSH_EVERY", 1e9)
+    db = tmp_path / "a.db"
+    state, _ = open_state(db, ARCHIVE_COMMIT_ITEMS=3, ARCHIVE_COMMIT_SECONDS=0.2)
+    keys = [state.key_of(ARTICLE_URL.format(i), "publishingportal") for i in range(5)]
+    written, synced = [], []
+    state.before_commit.append(lambda: synced.append(len(written)))
+
+    def record(i):  # noqa: ANN202
+        def write(archive):  # noqa: ANN001, ANN202
+            state.done([keys[i]], ARTICLE, url=ARTICLE_URL.format(i), site_key=SITE)
+            return i
+        return write
+
+    for i in range(5):
+        state.claim(keys[i], ARTICLE_URL.format(i), SITE, hops=1)
+    for i in range(2):
+        state.commit(record(i), written.append)
+    # Two records queued: nothing in the archive yet (a kill now loses them, and the
+    # frontier, not written either, does not claim them).
+    assert rows(db, "select count(*) from frontier") == [(0,)] and written == []
+    state.commit(record(2), written.append)  # the third: one transaction for all three
+    assert written == [0, 1, 2] and synced == [3]  # WARC hook once, before the commit
+    assert sorted(rows(db, "select state, count(*) from frontier group by state")) == [
+        ("done", 3), ("pending", 2)]
+    state.commit(record(3), written.append)
+    state._tick()  # the timer: not yet old enough
+    assert written == [0, 1, 2]
+    import time
+
+    time.sleep(0.25)
+    state._tick()  # ARCHIVE_COMMIT_SECONDS after it was queued: written
+    assert written == [0, 1, 2, 3]
+    assert rows(db, "select count(*) from frontier where state = 'done'") == [(4,)]
+    state.commit(record(4), written.append)
+    state.finish("shutdown")  # whatever is queued is written when the crawl closes
+    assert written == [0, 1, 2, 3, 4]
+    assert rows(db, "select count(*) from frontier where state = 'done'") == [(5,)]
 
 
 def test_resume_schedules_pending_and_skips_done_articles(tmp_path):
@@ -154,7 +191,7 @@ def test_304_to_a_plain_request_known_or_not(tmp_path, record_factory):
     from pipelines.archive import ArchivePipeline
 
     db = tmp_path / "a.db"
-    crawler = get_crawler(PortalSpider, {"ARCHIVE_DB": str(db)})
+    crawler = get_crawler(PortalSpider, {"ARCHIVE_DB": str(db), "ARCHIVE_COMMIT_ITEMS": 1})
     crawler.spider = PortalSpider.from_crawler(crawler, start_url=START)
     pipe = ArchivePipeline.from_crawler(crawler)
     pipe.open_spider(crawler.spider)

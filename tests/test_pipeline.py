@@ -19,7 +19,9 @@ URL = "https://sgddt.backan.gov.vn/noidung/tintuc/Pages/chi-tiet-tin-tuc.aspx?It
 @pytest.fixture
 def pipeline(tmp_path):
     db = tmp_path / "archive.db"
-    crawler = get_crawler(PortalSpider, {"ARCHIVE_DB": str(db)})
+    # Each record committed at once (the crawl commits a few per transaction), so the
+    # archive can be read after every item.
+    crawler = get_crawler(PortalSpider, {"ARCHIVE_DB": str(db), "ARCHIVE_COMMIT_ITEMS": 1})
     crawler.spider = PortalSpider.from_crawler(crawler, start_url="https://sgddt.backan.gov.vn/")
     pipe = ArchivePipeline.from_crawler(crawler)
     pipe.open_spider(crawler.spider)
