@@ -9,6 +9,7 @@ layout family from the page itself, read every field from the family's profile
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -530,7 +531,7 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
                  near=lambda: reader.date_texts(title_el, body_el, summary_el))
     if len(_text(body_el)) < 80:
         # The family's body slot is (nearly) empty: take the main text generically.
-        container, chosen = reader.main_content()
+        container, chosen = _main_text(reader, profiles.generic)
         if container is not None and len(_text(container)) > len(_text(body_el)):
             rec.warn("field_fallback", "body")
             _drop_widgets([container], profiles, profiles.drop, _protect(title_el))
@@ -670,6 +671,8 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
             continue
         if len(text) > 200:
             break  # more prose: another block, not this article's signature
+        if _in_table_row(el):
+            continue  # a cell of a table (an attachment list's "STT"), never a signature
         attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
         if _boilerplate(text, profiles) or any(
                 profiles.drop_class.search(a.get("class") or "")
@@ -711,6 +714,14 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
             if profiles.generic.author_class.search(attrs) or (
                     len(text) <= 60 and _is_byline(block, 2)):
                 rec.byline = text  # as shown ("Người viết: …" keeps its label)
+
+
+def _in_table_row(el) -> bool:
+    """``el`` is (inside) a cell of a table row with two cells or more."""
+    for anc in (el, *itertools.islice(el.iterancestors(), 4)):
+        if anc.tag == "tr":
+            return sum(1 for c in anc if c.tag in ("td", "th")) >= 2
+    return False
 
 
 def _page_title(root) -> str | None:
@@ -1032,18 +1043,55 @@ def _reads_as_article(reader: Reader, best, date_texts: list[str],
 
 
 def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
-    seen = {a["url"] for a in rec.attachments}
+    seen = {a["url"]: a for a in rec.attachments}
     for a in scope.iter("a"):
         href = (a.get("href") or "").strip()
         path = urlsplit(href).path
         if not href or path.lower().rpartition(".")[2] not in profiles.attachment_ext:
             continue
         url = urljoin(rec.base, href)
+        text = _text(a)
+        file_name = clean(unquote(PurePosixPath(path).name))
         if url in seen:
+            # An icon link first, the named link next: the document keeps the name.
+            if text and seen[url]["name"] == file_name:
+                seen[url]["name"] = text
             continue
-        seen.add(url)
-        name = _text(a) or clean(unquote(PurePosixPath(path).name))
-        rec.attachments.append({"url": url, "name": name})
+        seen[url] = {"url": url, "name": text or file_name}
+        rec.attachments.append(seen[url])
+
+
+def _main_text(reader: Reader, rules):
+    """(container, chosen text) of the page's main text, or (None, None) when what
+    trafilatura chooses is not an article's text. Its precise choice may be a list beside
+    the article (an "other news" box): its balanced choice is the second opinion."""
+    container, chosen = reader.main_content()
+    if not _listing_text(reader, container, chosen, rules):
+        return container, chosen
+    container, chosen = reader.main_content(precision=False)
+    if not _listing_text(reader, container, chosen, rules):
+        # Taken only with an article's evidence: a headline by this text that the page's
+        # references (og:title, <title>, the URL) agree with; a home page's featured
+        # story has none.
+        best = reader.headline(container)
+        if best is not None and best.agreement >= 0.6:
+            return container, chosen
+    return None, None
+
+
+def _listing_text(reader: Reader, container, chosen: str | None, rules) -> bool:
+    """The main text chosen is too short, mostly links, or starts in a run of teasers, a
+    link list or chrome, or is a schedule: not an article's text."""
+    if len(chosen or "") < rules.min_article_chars:
+        return True
+    if container is not None:
+        text = _text(container)
+        links = sum(len(clean(a.text_content())) for a in container.iter("a"))
+        if links / max(len(text), 1) > rules.max_link_density:
+            return True
+    start = reader.text_start_el if reader.text_start_el is not None else container
+    return (start is not None and (reader.in_teaser_run(start) or reader.in_chrome(start, 4)
+                                   or _in_link_list(start))) or _schedule_like(container)
 
 
 def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | None = None,
@@ -1075,22 +1123,12 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
             rec.warn("not_article")
             rec.title = reader.fallback_title()
             return
-    container, chosen = reader.main_content()
-    text_len = len(chosen or "")
-    if container is not None:
-        text = _text(container)
-        links = sum(len(clean(a.text_content())) for a in container.iter("a"))
-        density = links / max(len(text), 1)
-    else:
-        density = 0.0
-    best = reader.headline(container)
-    start = reader.text_start_el if reader.text_start_el is not None else container
-    if text_len < rules.min_article_chars or density > rules.max_link_density or (
-            start is not None and (reader.in_teaser_run(start) or reader.in_chrome(start, 4)
-                                   or _in_link_list(start))) or _schedule_like(container):
+    container, chosen = _main_text(reader, rules)
+    if chosen is None:
         rec.warn("not_article")
         rec.title = reader.fallback_title()
         return
+    best = reader.headline(container)
     title_el = best.el if best is not None else None
     lead = reader.lead(title_el, container)
     date_texts = reader.date_texts(title_el, container, lead)

@@ -160,7 +160,10 @@ class Reader:
     @property
     def refs(self) -> list[list[str]]:
         if self._refs is None:
-            self._refs = references(self.root, self.url)
+            # A <title> that is only the site's name says nothing of this page's headline.
+            site = self.rules.site_name
+            self._refs = [r for r in references(self.root, self.url)
+                          if site is None or not site.search(" ".join(r))]
         return self._refs
 
     def agreement(self, text: str) -> float:
@@ -469,9 +472,11 @@ class Reader:
             if any(isinstance(c.tag, str) and c.tag in self.rules.block_tags
                    and c.tag not in ("b", "strong", "em", "i", "span", "font") for c in el):
                 continue
+            if el.tag in ("table", "ul", "ol", "dl", "tr", "tbody"):
+                continue  # a table of fields (date, category, views) is never the lead
             text = clean(el.text_content())
-            if len(text) < 60:
-                continue
+            if len(text) < 60 or (len(text) <= 120 and _DATE.search(text)):
+                continue  # too short, or the date line
             first_block_seen = True  # only the first block there may be a lead
             styled = el.tag in ("b", "strong") or bool(_BOLD_STYLE.search(el.get("style") or "")) or bool(
                 _BOLD_CLASS.search(el.get("class") or "")) or (
@@ -498,16 +503,18 @@ class Reader:
         return False
 
     # -- main content ----------------------------------------------------------
-    def main_content(self):
+    def main_content(self, precision: bool = True):
         """(container, text) where container is the element of this tree holding the text
         trafilatura chose, and text its chosen text (lowercase, one space); (None, None)
-        when trafilatura finds nothing."""
+        when trafilatura finds nothing. ``precision``: trafilatura's favor_precision (the
+        default); without it, its balanced choice."""
         import trafilatura
 
+        self.text_start = self.text_start_el = None
         doc = trafilatura.bare_extraction(
             self.root, url=self.url, include_comments=False, include_tables=True,
             include_images=True, include_links=False, with_metadata=False,
-            favor_precision=True,
+            favor_precision=precision,
         )
         body = getattr(doc, "body", None) if doc is not None else None
         if body is None:
