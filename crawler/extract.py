@@ -1070,11 +1070,13 @@ def _main_text(reader: Reader, rules):
         return container, chosen
     container, chosen = reader.main_content(precision=False)
     if not _listing_text(reader, container, chosen, rules):
-        # Taken only with an article's evidence: a headline by this text that the page's
-        # references (og:title, <title>, the URL) agree with; a home page's featured
-        # story has none.
+        # Taken only with an article's evidence: a headline the page's references
+        # (og:title, <title>, the URL) agree with, shortly before where this text begins;
+        # a home page's featured story or a listing's category title has none.
         best = reader.headline(container)
-        if best is not None and best.agreement >= 0.6:
+        order, start = reader.order, reader.text_start
+        if best is not None and best.agreement >= 0.6 and start is not None and (
+                0 < start - order.get(best.el, start) <= 60):
             return container, chosen
     return None, None
 
