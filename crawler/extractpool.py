@@ -121,8 +121,3 @@ class Extractor:
             except Exception:  # noqa: BLE001 - a figure, never a reason to fail the close
                 pass
         pool.shutdown(wait=wait, cancel_futures=True)
-
-
-def default_workers() -> int:
-    """One worker when the machine has a second core; none on one core."""
-    return 1 if (os.cpu_count() or 1) >= 2 else 0
