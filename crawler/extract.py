@@ -85,6 +85,7 @@ class Block:
     caption_hint: bool = False
     skip_image: bool = False
     extra: bool = False  # text the main-content choice left out (generic reading)
+    heading: bool = False  # an <h1>-<h6> (a subheading of the text, never a caption)
     cites_doc: bool = False  # a sentence with a link to a document (trafilatura drops those)
 
 
@@ -95,6 +96,7 @@ class _Ctx:
     bold: bool = False
     caption: bool = False
     doc_link: bool = False
+    heading: bool = False
 
 
 class _Walker:
@@ -126,7 +128,7 @@ class _Walker:
                     "p", text, align="right" if pushed and not ctx.align else ctx.align,
                     cites_doc=any(c[3] for c in visible),
                     italic=all(c[1] for c in visible), bold=all(c[2] for c in visible),
-                    caption_hint=ctx.caption,
+                    caption_hint=ctx.caption, heading=ctx.heading,
                 ))
         self.chunks = []
         self.para_ctx = None
@@ -175,7 +177,8 @@ class _Walker:
         block = tag in _BLOCK
         style = el.get("style") or ""
         klass = el.get("class") or ""
-        child_ctx = _Ctx(ctx.align, ctx.italic, ctx.bold, ctx.caption, ctx.doc_link)
+        child_ctx = _Ctx(ctx.align, ctx.italic, ctx.bold, ctx.caption, ctx.doc_link,
+                         ctx.heading or tag in _HEADINGS)
         align = el.get("align") or ""
         m = _STYLE_ALIGN.search(style)
         if m:
@@ -523,11 +526,12 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
     rec.title = title or reader.fallback_title()
     if summary_el is None and title_el is not None:
         summary_el = reader.lead(title_el, body_el, text_start=body_el)
-        if summary_el is not None and body_el in set(summary_el.iterancestors()):
+        if summary_el is not None and body_el in set(summary_el.iterancestors()) and not (
+                _marked_lead(summary_el, profiles)):
             summary_el = None  # inside the body: the body's own rules decide
     rec.summary = _text(summary_el) or None
     slot_texts = [_text(el) for el in _first(family.date, root, article)]
-    _assign_date(root, rec, slot_texts, body_el, dropped,
+    _assign_date(root, rec, slot_texts, body_el, dropped, reader=reader,
                  near=lambda: reader.date_texts(title_el, body_el, summary_el))
     if len(_text(body_el)) < 80:
         # The family's body slot is (nearly) empty: take the main text generically.
@@ -545,6 +549,15 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
     _images_before_body(title_el, body_el, rec, profiles)
     _lines_after_body(body_el, article, rec, profiles)
     _static_page(rec, profiles, family)
+
+
+def _marked_lead(el, profiles: Profiles) -> bool:
+    """The element says it is the lead: a lead class (sapo, lede, tomtat…) or
+    ``itemprop="description"``."""
+    klass = el.get("class") or ""
+    return el.get("itemprop") == "description" or bool(
+        klass and profiles.generic.summary_class.search(klass)
+        and not profiles.generic.caption_class.search(klass))
 
 
 def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> None:
@@ -588,8 +601,10 @@ def _content_image(el, rec: Record, profiles: Profiles) -> dict | None:
             or any(_links_elsewhere(a, src) or drop_class(a.get("class") or "")
                    for a in el.iterancestors())
             or any(src == im["src"] for im in rec.images) or _by_teaser(el)
-            or in_chrome(el, profiles.generic)):
-        return None
+            or in_chrome(el, profiles.generic) or any(
+                profiles.generic.author_class.search(f"{a.get('class') or ''} {a.get('id') or ''}")
+                for a in (el, *itertools.islice(el.iterancestors(), 3)))):
+        return None  # (the last: an author box's photo)
     caption = None
     holder = el.getparent()
     for _ in range(2):
@@ -671,6 +686,8 @@ def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
             continue
         if len(text) > 200:
             break  # more prose: another block, not this article's signature
+        if _in_link_list(el):
+            continue  # other news with their dates: never this article's date or byline
         if _in_table_row(el):
             continue  # a cell of a table (an attachment list's "STT"), never a signature
         attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
@@ -733,7 +750,7 @@ def _page_title(root) -> str | None:
 
 
 def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
-                 near=None) -> None:
+                 near=None, reader: Reader | None = None) -> None:
     """Date slot -> the date line by the headline (``near``, computed only when the slot
     has no date) -> meta tags -> body text -> nothing (a warning for each fallback)."""
     # The line by the headline first: a family's date slot ({cls:date} anywhere in the
@@ -762,6 +779,11 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
         if iso := dates.parse_iso(t):
             rec.published = iso
             return
+    if reader is not None and (found := _labelled_date_line(root, reader)):
+        # "Cập nhật: 09/04/2024 10:45" alone in a bar away from the headline (a path
+        # bar, a toolbar): the page's own date line, when it is the only such line.
+        rec.published = found
+        return
     for text in slot_texts:
         if (loose := dates.parse_with_dateparser(text)):
             rec.published = loose
@@ -774,6 +796,31 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
             rec.warn("date_from_body")
             return
     rec.warn("no_date")
+
+
+_DATE_LABEL = re.compile(r"(?i)^\s*(ngày\s+)?(cập nhật|đăng|đăng lúc|đăng ngày|ngày đăng|"
+                         r"xuất bản|posted|published)\b")
+
+
+def _labelled_date_line(root, reader: Reader) -> str | None:
+    """The one date line on the page that says what it dates ("Cập nhật:", "Ngày đăng:")
+    outside chrome (sidebars, footers, menus), link lists and widgets; None when there
+    is none or they disagree."""
+    found = set()
+    for el in root.iter():
+        text = el.text if isinstance(el.tag, str) else None
+        if not text or not _DATE_LABEL.match(text):
+            continue
+        line = _text(el)
+        ancestors = (el, *el.iterancestors())
+        if not _is_meta_line(line) or reader.in_chrome(el) or reader.in_teaser_run(el) or any(
+                a.tag in ("li", "dd") or reader.rules.date_skip_class.search(a.get("class") or "")
+                for a in ancestors):
+            continue
+        day = dates.find_date(line, allow_yearless=False)
+        if day:
+            found.add(day.value)
+    return found.pop() if len(found) == 1 else None
 
 
 def _page_year(elements, rec: Record) -> int | None:
@@ -902,8 +949,10 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
         if p.text == rec.title:
             del paragraphs[:k + 1]
             break
+    plain = [p for p in paragraphs[1:3] if not p.heading]  # a subheading is bold anyway
     if (rec.summary is None and len(paragraphs) >= 3 and paragraphs[0].bold
-            and 60 <= len(paragraphs[0].text) <= 800 and not paragraphs[1].bold):
+            and not paragraphs[0].heading and 60 <= len(paragraphs[0].text) <= 800
+            and plain and not plain[0].bold):
         # A bold first paragraph before plain ones is the layout's lead (sapo).
         rec.summary = paragraphs.pop(0).text
     if paragraphs and rec.title and paragraphs[0].text == rec.title:
@@ -941,8 +990,8 @@ def _is_meta_line(text: str) -> bool:
 
 
 def _is_caption(b: Block) -> bool:
-    if len(b.text) > 400:
-        return False
+    if len(b.text) > 400 or (b.heading and not b.caption_hint):
+        return False  # a subheading after a photo without caption is the text's
     if b.caption_hint or b.italic or b.align == "center":
         return True
     # A short line right under a photo, not a sentence of the text: its caption.
@@ -1146,7 +1195,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         _read_body(container, rec, profiles, container, chosen, known_captions)
     else:
         dropped = []
-    _assign_date(root, rec, [], container, dropped, near=lambda: date_texts)
+    _assign_date(root, rec, [], container, dropped, near=lambda: date_texts, reader=reader)
     if not strict and _static_page(rec, profiles, family, markup_missing=family is not None):
         return
     if not rec.body:

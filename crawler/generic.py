@@ -461,7 +461,8 @@ class Reader:
             if steps > 40 or not isinstance(el.tag, str):
                 break
             klass = el.get("class") or ""
-            if klass and lead_class(klass) and not caption(klass) and el is not container:
+            if (klass and lead_class(klass) and not caption(klass) or
+                    el.get("itemprop") == "description") and el is not container:
                 text = clean(el.text_content())
                 if 40 <= len(text) <= 1500 and not self.in_chrome(el, 4):
                     return el
