@@ -12,7 +12,6 @@ import dataclasses
 import itertools
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
@@ -210,8 +209,7 @@ class _Walker:
             self.flush()
 
     def _is_doc(self, href: str) -> bool:
-        path = urlsplit(href).path.lower()
-        return path.rpartition(".")[2] in self.profiles.attachment_ext
+        return _doc_file(urlsplit(href).path, self.profiles) is not None
 
     @staticmethod
     def _is_link_list(el) -> bool:
@@ -542,12 +540,29 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
             _read_body(container, rec, profiles, article, chosen)
             _lines_after_body(container, article, rec, profiles)
             return
-    if _schedule_like(body_el):
+    schedule = _schedule_like(body_el)
+    summary = rec.summary
+    if not schedule:
+        _read_body(body_el, rec, profiles, article)
+        _images_before_body(title_el, body_el, rec, profiles)
+        _lines_after_body(body_el, article, rec, profiles)
+    min_chars = profiles.generic.min_article_chars
+    if len(rec.body or "") < min_chars:
+        # The family's body slot held little or no text once read (another portlet, a
+        # schedule): the page's main text, when it has much more, is the article's.
+        container, chosen = _main_text(reader, profiles.generic)
+        if container is not None and len(chosen or "") >= max(3 * len(rec.body or ""), min_chars):
+            rec.body, rec.byline, rec.source, rec.summary = None, None, None, summary
+            rec.images, rec.captions, rec.attachments = [], [], []
+            rec.warnings = [w for w in rec.warnings if not w.startswith("no_body")]
+            rec.warn("field_fallback", "body")
+            _drop_widgets([container], profiles, profiles.drop, _protect(title_el))
+            _read_body(container, rec, profiles, container, chosen)
+            _lines_after_body(container, container.getparent(), rec, profiles)
+            return
+    if schedule:
         _not_article(rec)
         return
-    _read_body(body_el, rec, profiles, article)
-    _images_before_body(title_el, body_el, rec, profiles)
-    _lines_after_body(body_el, article, rec, profiles)
     _static_page(rec, profiles, family)
 
 
@@ -871,6 +886,25 @@ def _boilerplate(text: str, profiles: Profiles) -> bool:
 _BOILERPLATE_MAX = 300
 
 
+def _pair_image_rows(blocks: list[Block], known_captions: dict) -> None:
+    """Photos side by side with their captions in the row under them (img, img, caption,
+    caption): each caption goes to its photo, in order, through ``known_captions``, and
+    leaves the blocks."""
+    i = 0
+    while i < len(blocks):
+        k = 0
+        while i + k < len(blocks) and blocks[i + k].kind == "img" and not blocks[i + k].skip_image:
+            k += 1
+        after = blocks[i + k:i + 2 * k]
+        if k >= 2 and len(after) == k and all(
+                b.kind == "p" and _is_caption(b) for b in after) and not any(
+                blocks[i + j].src in known_captions for j in range(k)):
+            for j in range(k):
+                known_captions[blocks[i + j].src] = after[j].text
+            del blocks[i + k:i + 2 * k]
+        i += max(k, 1)
+
+
 def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
               known_captions: dict[str, str] | None = None) -> None:
     """Blocks -> body paragraphs, images with captions, byline and source.
@@ -884,6 +918,7 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
         _boilerplate(b.text, profiles) or b.text in caption_texts)]
     paragraphs: list[Block] = []
     anchors: list[tuple[dict, int]] = []  # (image, paragraphs before it), placed at the end
+    _pair_image_rows(blocks, known_captions)
     i = 0
     while i < len(blocks):
         b = blocks[i]
@@ -1091,16 +1126,25 @@ def _reads_as_article(reader: Reader, best, date_texts: list[str],
     return _has_date_line(date_texts) or url_is_article
 
 
+def _doc_file(path: str, profiles: Profiles) -> str | None:
+    """The document's file name when ``path`` leads to one: its last segment, or a
+    segment before a version id (Liferay's ``/documents/…/KH-156.pdf/2a4c…``)."""
+    segments = [s for s in path.split("/") if s]
+    for seg in reversed(segments[-2:]):
+        if seg.lower().rpartition(".")[2] in profiles.attachment_ext and "." in seg:
+            return clean(unquote(seg))
+    return None
+
+
 def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
     seen = {a["url"]: a for a in rec.attachments}
     for a in scope.iter("a"):
         href = (a.get("href") or "").strip()
-        path = urlsplit(href).path
-        if not href or path.lower().rpartition(".")[2] not in profiles.attachment_ext:
+        file_name = _doc_file(urlsplit(href).path, profiles) if href else None
+        if file_name is None:
             continue
         url = urljoin(rec.base, href)
         text = _text(a)
-        file_name = clean(unquote(PurePosixPath(path).name))
         if url in seen:
             # An icon link first, the named link next: the document keeps the name.
             if text and seen[url]["name"] == file_name:
@@ -1112,22 +1156,33 @@ def _collect_attachments(scope, rec: Record, profiles: Profiles) -> None:
 
 def _main_text(reader: Reader, rules):
     """(container, chosen text) of the page's main text, or (None, None) when what
-    trafilatura chooses is not an article's text. Its precise choice may be a list beside
-    the article (an "other news" box): its balanced choice is the second opinion."""
+    trafilatura chooses is not an article's text. Its precise choice may be a list or a
+    widget column beside the article (an "other news" box, a schedule): when that choice
+    does not begin under the page's headline, its balanced choice is a second opinion,
+    taken when it does."""
     container, chosen = reader.main_content()
-    if not _listing_text(reader, container, chosen, rules):
+    first = None if _listing_text(reader, container, chosen, rules) else (
+        container, chosen, reader.text_start_el, reader.text_start)
+    if first is not None and _anchored(reader, container):
         return container, chosen
     container, chosen = reader.main_content(precision=False)
-    if not _listing_text(reader, container, chosen, rules):
-        # Taken only with an article's evidence: a headline the page's references
-        # (og:title, <title>, the URL) agree with, shortly before where this text begins;
-        # a home page's featured story or a listing's category title has none.
-        best = reader.headline(container)
-        order, start = reader.order, reader.text_start
-        if best is not None and best.agreement >= 0.6 and start is not None and (
-                0 < start - order.get(best.el, start) <= 60):
-            return container, chosen
-    return None, None
+    if not _listing_text(reader, container, chosen, rules) and _anchored(reader, container):
+        return container, chosen
+    if first is None:
+        return None, None
+    container, chosen, reader.text_start_el, reader.text_start = first
+    reader.chosen_text = chosen
+    return container, chosen
+
+
+def _anchored(reader: Reader, container) -> bool:
+    """The chosen text begins shortly after a headline that the page's references
+    (og:title, <title>, the URL) agree with: an article's evidence that a home page's
+    featured story or a listing's category title does not give."""
+    best = reader.headline(container)
+    start = reader.text_start
+    return best is not None and best.agreement >= 0.6 and start is not None and (
+        0 < start - reader.order.get(best.el, start) <= 60)
 
 
 def _listing_text(reader: Reader, container, chosen: str | None, rules) -> bool:

@@ -146,6 +146,7 @@ class Reader:
         self._skip_memo: dict = {}
         self._chrome_memo: dict = {}
         self._menu_at = _UNSET
+        self._categories: set | None = None
         self.text_start: int | None = None  # document position where the main text begins
         self.text_start_el = None  # the element it begins in
         self.chosen_text: str | None = None  # trafilatura's choice, lowercase
@@ -160,10 +161,17 @@ class Reader:
     @property
     def refs(self) -> list[list[str]]:
         if self._refs is None:
-            # A <title> that is only the site's name says nothing of this page's headline.
+            # A <title> that is only the site's name says nothing of this page's headline:
+            # a name by its shape ("Cổng thông tin điện tử huyện …"), or the name the
+            # page gives itself (og:site_name, the logo's alt text).
             site = self.rules.site_name
+            names = {" ".join(_tokens(t)) for t in self.root.xpath(
+                "//meta[@property='og:site_name']/@content"
+                " | //img[contains(translate(concat(@src, ' ', @class, ' ', @id), 'LOGO', 'logo'),"
+                " 'logo')]/@alt")}
             self._refs = [r for r in references(self.root, self.url)
-                          if site is None or not site.search(" ".join(r))]
+                          if not (site is not None and site.search(" ".join(r)))
+                          and " ".join(r) not in names]
         return self._refs
 
     def agreement(self, text: str) -> float:
@@ -207,6 +215,8 @@ class Reader:
                 score -= 0.3
             if n_words <= 4:
                 score -= 0.25
+            if self.is_category(text):
+                score -= 0.5  # a menu or breadcrumb entry: a section's name
             if site_name is not None and site_name.search(fold(text).lower()):
                 score -= 0.6  # the site's name in its header, not this page's headline
             elif menu_at is not None and order.get(el, 0) < menu_at:
@@ -314,10 +324,19 @@ class Reader:
                     return max(parts, key=len) if len(parts) > 1 else text
         return None
 
+    def is_category(self, text: str) -> bool:
+        """A short text that is also a link of the page's menus or breadcrumb ("Tin tức -
+        Sự kiện"): the name of a section, not of an article."""
+        if len(text.split()) > 8:
+            return False
+        if self._categories is None:
+            self._categories = {fold(clean(t)) for t in _SHORT_LINK_TEXT(self.root)}
+        return fold(text) in self._categories
+
     def is_chrome_title(self, el, text: str) -> bool:
         """A family's headline that is chrome: a web-part/portlet/breadcrumb title, a menu
         entry, or a short label no page reference agrees with while another heading does."""
-        if not text or self.in_chrome(el):
+        if not text or self.in_chrome(el) or self.is_category(text):
             return True
         site_names = {clean(s).lower() for s in self.root.xpath(
             "//meta[@property='og:site_name']/@content")}
@@ -433,10 +452,9 @@ class Reader:
                     continue
                 text = clean(child.text_content())
                 # A teaser: a headline-long link in a small block (an article whose date
-                # is a permalink is not one), or a short block with a link beside a date
-                # (a row of a document library or a dated list).
-                if any(len(t) >= 25 for t in links) and (
-                        len(text) <= 800 or sum(map(len, links)) >= 0.15 * len(text)) or (
+                # is a permalink is not one, nor a column holding the text), or a short
+                # block with a link beside a date (a row of a document library or a list).
+                if any(len(t) >= 25 for t in links) and len(text) <= 800 or (
                         len(text) <= 400 and _DATE.search(text)):
                     teasers += 1
                     mine = mine or child is node
