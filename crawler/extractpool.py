@@ -1,12 +1,14 @@
 """Extraction on another core: the spider hands a page's bytes to a worker process and
 goes on fetching and discovering while the worker reads the record.
 
-The spider still parses every page itself (links, family, site template, true URL);
-only ``crawler.extract.extract_record`` (about half of a crawl's CPU) runs in the
-workers, on the same bytes, URL, content type and site template the spider would have
-used, so the records are the same with or without workers
-(``tests/test_extract_pool.py``). ``EXTRACT_WORKERS`` (crawler/settings.py) says how
-many; 0 extracts in the crawl's own process.
+A site's first TEMPLATE_LEARN_PAGES pages (which teach its template) are parsed by the
+spider itself, for their links, and only ``crawl.extract.extract_record`` runs in the
+workers. After them the workers read the whole page (``read_and_scan``): they parse it
+once, read what the spider needs to decide its links (``crawler.pagescan.Scan``: anchors,
+feeds, loaders, postback forms, canonical link, size and depth, family) and then the
+record, so the crawl process does not parse it at all. The records and the links are the
+same with or without workers (``tests/test_extract_pool.py``). ``EXTRACT_WORKERS``
+(crawler/settings.py) says how many; 0 reads everything in the crawl's own process.
 
 Workers are started with ``spawn`` (never ``fork``: the crawl process runs Twisted's
 threads), ignore SIGINT and SIGTERM (the crawl stops them once it has drained; a
@@ -107,6 +109,21 @@ class Extractor:
             self.close(wait=False)
             return self.here(body, url, ctype, template)
 
+    async def scan(self, body: bytes, url: str, ctype: str | None, template,  # noqa: ANN001, ANN201
+                   known: str | None, link_cap: int, element_cap: int):
+        """``read_and_scan`` in a worker: (unreadable, scan, record); None when there is no
+        pool or it broke (the spider then reads the page itself)."""
+        if self.pool is None:
+            return None
+        try:
+            future: Future = self.pool.submit(scan_in_worker, body, url, ctype, template, known,
+                                              link_cap, element_cap)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            logger.warning("the extraction workers died; extracting in the crawl process")
+            self.close(wait=False)
+            return None
+
     def close(self, wait: bool = True) -> None:
         """Stop the workers (waits for them to exit, so none is left behind)."""
         pool, self.pool = self.pool, None
@@ -121,3 +138,39 @@ class Extractor:
             except Exception:  # noqa: BLE001 - a figure, never a reason to fail the close
                 pass
         pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def read_and_scan(body: bytes, url: str, ctype: str | None, template, known: str | None,  # noqa: ANN001, ANN201
+                  link_cap: int, element_cap: int, profiles):  # noqa: ANN001
+    """(unreadable, scan, record) of a page whose site template is learned: parsed once,
+    scanned for the spider (``crawler.pagescan``), then read as a record unless the spider
+    would not read it (a tree over ``element_cap`` elements or too deep, an empty answer,
+    a page of its family's listing shape). ``known``: the site's family, None to detect
+    it here. The record is None when not read, or the exception extraction raised."""
+    from .extract import read_page
+    from .pagescan import scan_tree
+
+    page = read_page(body, url, content_type=ctype)
+    scan = None
+    if page.root is not None:
+        scan = scan_tree(page.root, link_cap=link_cap, element_cap=element_cap,
+                         rules=profiles.crawl, detect=known is None, profiles=profiles)
+        fam_name = known or scan.family
+        fam = profiles.family(fam_name) if fam_name else None
+        if (element_cap and scan.elements > element_cap) or scan.too_deep or (
+                fam is not None and fam.is_listing_url(url) and not fam.is_article_url(url)):
+            return page.unreadable, scan, None
+    elif page.unreadable == "empty_input":
+        return page.unreadable, None, None
+    try:
+        from .extract import extract_record
+
+        rec = extract_record(page, url, content_type=ctype, profiles=profiles, template=template)
+    except Exception as exc:  # noqa: BLE001 - raised in the spider, after the links are queued
+        rec = exc
+    return page.unreadable, scan, rec
+
+
+def scan_in_worker(body: bytes, url: str, ctype: str | None, template, known: str | None,  # noqa: ANN001, ANN201
+                   link_cap: int, element_cap: int):
+    return read_and_scan(body, url, ctype, template, known, link_cap, element_cap, _profiles)

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from form2request import form2request
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, TextResponse
@@ -26,7 +25,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from crawler.canonical import strip_session
-from crawler.extract import detect_family, read_page
+from crawler.extract import read_page
 from crawler.extractpool import Extractor
 from crawler.frontier import (
     ARTICLE,
@@ -39,19 +38,14 @@ from crawler.frontier import (
     page_number,
 )
 from crawler.items import ArticleItem, FetchErrorItem, NotModifiedItem
+from crawler.pagescan import POSTBACK, scan_tree
 from crawler.profiles import load
 from crawler.sites import Site, adhoc_site, load_sites
 
-_POSTBACK = re.compile(r"__doPostBack\(\s*['\"]([^'\"]*)['\"]\s*,\s*['\"]([^'\"]*)['\"]\s*\)")
 _SKIP_EXT = re.compile(
     r"(?i)\.(pdf|docx?|xlsx?|pptx?|rar|zip|7z|odt|ods|jpe?g|png|gif|bmp|webp|svg|mp[34]|avi|"
     r"wmv|flv|mov|exe|msi|apk|css|js|ico|xml)$"
 )
-_LOADER_ATTRS = ("data-url", "data-href", "data-load-url", "data-next")
-_LOADER_XPATH = "//*[@" + " or @".join((*_LOADER_ATTRS, "onclick")) + "]"
-_ONCLICK_URL = re.compile(r"""['"]((?:/|\?|https?://)[^'"\s]+)['"]""")
-# libxml2's HTML parser stops at 256 levels of nesting: an element 255 levels under <html>.
-_TOO_DEEP = "boolean(" + "/".join(["*"] * 255) + ")"
 _PAGE_PARAM = re.compile(r"(?i)[?&](page|p|trang|pageindex|before|after|cursor|start|offset)=")
 
 
@@ -243,33 +237,51 @@ class PortalSpider(scrapy.Spider):
                               f"MAX_PAGE_BYTES ({limit}): not read", response.status,
                               keys=self._keys(response))
             return
-        # Parse once: links are read from the same tree the extractor then consumes.
-        page = read_page(response.body, response.url, content_type=ctype)
-        unread = self._unreadable_tree(page.root) if page.root is not None else None
-        if page.unreadable == "empty_input":  # busy servers answer 200 with nothing
+        host = host_of(response.url)
+        link_cap = settings.getint("MAX_LINKS_PER_PAGE")
+        element_cap = settings.getint("MAX_PAGE_ELEMENTS")
+        known = self.state.family.get(site.key)
+        got = None
+        learner = self.state.learners.get(host)
+        if learner is not None and learner.pages >= self.state.template_pages:
+            # The host's template is learned: a worker (EXTRACT_WORKERS > 0) parses the
+            # page once, reads what the links need (crawler.pagescan) and the record;
+            # this process does not parse it. None: no workers (or they broke).
+            got = await self.extractor.scan(
+                response.body, response.url, ctype, self.state.templates.get(host), known,
+                link_cap, element_cap)
+        if got is not None:
+            page = None
+            unreadable, scan, remote_rec = got
+        else:
+            # Parse once: links are read from the same tree the extractor then consumes.
+            page = read_page(response.body, response.url, content_type=ctype)
+            unreadable, remote_rec = page.unreadable, None
+            scan = None if page.root is None else scan_tree(
+                page.root, link_cap=link_cap, element_cap=element_cap,
+                rules=self.profiles.crawl, detect=known is None, profiles=self.profiles)
+        unread = self._unreadable_tree(scan) if scan is not None else None
+        if unreadable == "empty_input":  # busy servers answer 200 with nothing
             unread = f"empty answer (HTTP {response.status} with no content): nothing to read"
         known = self.state.family.get(site.key)
-        if known is None and page.root is not None:
+        if known is None and scan is not None and scan.family is not None:
             # Learn the family before reading links, so this page's links already get
             # the family's canonical URLs (one article, one fetch).
-            detected = detect_family(page.root, self.profiles)
-            if detected is not None:
-                known = detected.name
-                self.state.learn_family(site.key, known)
-                self.logger.info("site %s recognized as family %s", site.key, known)
+            known = scan.family
+            self.state.learn_family(site.key, known)
+            self.logger.info("site %s recognized as family %s", site.key, known)
         hops = response.meta.get("hops", 0)
         fam = self.profiles.family(known) if known else None
         for sitemap in self._sitemaps(self.held_sitemaps.pop(site.key, []), site):
             yield sitemap
-        follow = list(self._links(page.root, response, site, known, hops)) if page.root is not None else []
+        follow = list(self._links(scan, response, site, known, hops)) if scan is not None else []
         # Out-links are claimed (queued in the frontier) before this page is done.
-        tally = {"new": 0, "same_head": self._watermark(page.root, response, site, fam)}
-        requests = list(self._requests(follow, page.root, response, site, fam, hops, tally))
+        tally = {"new": 0, "same_head": self._watermark(scan, response, site, fam)}
+        requests = list(self._requests(follow, scan, response, site, fam, hops, tally))
         # The site's template (learned from its pages, kept in the archive) keeps its
         # menus, footers and boxes out of the record even where no family rule names them.
-        host = host_of(response.url)
-        true_url = self._true_url(page.root, response, site, known)
-        template = self.state.template_for(host, page.root)
+        true_url = self._true_url(scan, response, site, known)
+        template = self.state.template_for(host, page.root if page is not None else None)
         if unread:
             rec, is_article = None, False  # links read (capped); the tree is not an article
         elif fam is not None and fam.is_listing_url(response.url) and not fam.is_article_url(
@@ -286,11 +298,16 @@ class PortalSpider(scrapy.Spider):
             for request in requests:
                 yield request
             requests = []
-            if self.extractor.pool is not None:
-                page = None  # the worker reads the bytes: no parsed tree kept meanwhile
-            rec = await self.extractor.extract(response.body, response.url, ctype, template,
-                                               page=page)
-            is_article = self._is_article(rec, known, fam, response.url)
+            if got is not None:
+                rec = remote_rec  # read in the worker (None: it judged the page no article)
+                if isinstance(rec, BaseException):
+                    raise rec
+            else:
+                if self.extractor.pool is not None:
+                    page = None  # the worker reads the bytes: no parsed tree kept meanwhile
+                rec = await self.extractor.extract(response.body, response.url, ctype,
+                                                   template, page=page)
+            is_article = rec is not None and self._is_article(rec, known, fam, response.url)
         if is_article:
             record = rec.as_dict()
             record["url"] = true_url
@@ -318,22 +335,22 @@ class PortalSpider(scrapy.Spider):
         for request in requests:
             yield request
 
-    def _unreadable_tree(self, root) -> str | None:  # noqa: ANN001
+    def _unreadable_tree(self, scan) -> str | None:  # noqa: ANN001
         """Why a parsed page is not read as an article (None: it can be): more elements
         than MAX_PAGE_ELEMENTS (a link farm, a generated dump), or nested so deep that
         lxml stopped parsing (libxml2 keeps 255 levels and drops the rest)."""
         cap = self.crawler.settings.getint("MAX_PAGE_ELEMENTS")
         if cap:
-            n = int(root.xpath("count(//*)"))
+            n = scan.elements
             if n > cap:
                 return (f"page of {n} elements, over MAX_PAGE_ELEMENTS ({cap}): its links read "
                         f"(at most MAX_LINKS_PER_PAGE), not read as an article")
-        if root.xpath(_TOO_DEEP):
+        if scan.too_deep:
             return ("page nested deeper than the HTML parser reads (255 levels): the rest of "
                     "the page is lost, not read as an article")
         return None
 
-    def _true_url(self, root, response, site: Site, family: str | None) -> str:
+    def _true_url(self, scan, response, site: Site, family: str | None) -> str:
         """The article's URL for the archive: the page's own same-site ``rel=canonical``
         when it has one, else the URL that answered; without session parameters.
 
@@ -342,14 +359,13 @@ class PortalSpider(scrapy.Spider):
         the same canonical link on every page would otherwise fold all its articles into
         one)."""
         answered = strip_session(response.url, family)
-        if root is None:
+        if scan is None:
             return answered
-        hrefs = root.xpath("//link[contains(concat(' ', translate(normalize-space(@rel), "
-                           "'CANONIL', 'canonil'), ' '), ' canonical ')]/@href")
-        if not hrefs or not hrefs[0].strip():
+        href = scan.canonical
+        if not href or not href.strip():
             return answered
-        base = root.xpath("string(//base/@href)") or response.url
-        url = strip_session(urljoin(base, hrefs[0].strip()), family)
+        base = scan.base or response.url
+        url = strip_session(urljoin(base, href.strip()), family)
         parts = urlsplit(url)
         if (parts.scheme not in ("http", "https") or host_of(url) not in site.hosts
                 or (parts.path in ("", "/") and not parts.query)):
@@ -421,16 +437,18 @@ class PortalSpider(scrapy.Spider):
             return LISTING
         return PAGE
 
-    def _watermark(self, root, response, site: Site, fam) -> bool:
+    def _watermark(self, scan, response, site: Site, fam) -> bool:
         """On a listing's first page, note its newest article (the watermark); True when a
         nightly run finds the same one on top as last time."""
         meta = response.meta
-        if (root is None or fam is None or not fam.is_listing_url(response.url)
+        if (scan is None or fam is None or not fam.is_listing_url(response.url)
                 or "cont" in meta or "postback" in meta or page_number(response.url) != 1
                 or _PAGE_PARAM.search(response.url)):
             return False
-        base = root.xpath("string(//base/@href)") or response.url
-        for href in root.xpath("//a/@href"):
+        base = scan.base or response.url
+        for href in scan.hrefs:
+            if href is None:
+                continue
             url = urljoin(base, href.strip())
             if fam.is_article_url(url) and self._allowed(url, site):
                 newest = self.state.key_of(url, fam.name)
@@ -440,34 +458,36 @@ class PortalSpider(scrapy.Spider):
                 return self.state.is_nightly(site.key) and before == newest
         return False
 
-    def _links(self, root, response, site: Site, known: str | None, hops: int):
-        """(kind, url, text) of every link worth a decision, read from the page before
-        extraction prunes its tree; postbacks as (kind, href, text)."""
-        base = root.xpath("string(//base/@href)") or response.url
-        for href in root.xpath("//link[@rel='alternate'][contains(@type, 'rss') or "
-                               "contains(@type, 'atom')]/@href"):
+    def _links(self, scan, response, site: Site, known: str | None, hops: int):
+        """(kind, url, text) of every link worth a decision, from the page's scan (read
+        before extraction prunes its tree); postbacks as (kind, href, text)."""
+        base = scan.base or response.url
+        for href in scan.feeds:
             yield "feed", urljoin(base, href.strip()), ""
         decided = self.state.hrefs_decided
         seen = self.state.seen
         cap = self.crawler.settings.getint("MAX_LINKS_PER_PAGE")
-        for n, a in enumerate(root.iter("a")):
+        texts = scan.texts
+        for n, href in enumerate(scan.hrefs):
             if cap and n >= cap:
                 if site.key not in self.link_capped:  # said once per site
                     self.link_capped.add(site.key)
                     self.logger.warning("%s has more than MAX_LINKS_PER_PAGE (%d) links; the "
                                         "rest are not read (said once per site)", response.url, cap)
                 break
-            href = (a.get("href") or "").strip()
+            href = (href or "").strip()
             if not href:
                 continue
             # Menus and sidebars repeat the same links on every page: a site-absolute
-            # href decided once is decided for good, before any joining or parsing.
-            absolute = href.startswith(("/", "http://", "https://")) and not href.startswith("//")
+            # href (or a mailto:/tel: one, never followed) decided once is decided for
+            # good, before any joining or parsing.
+            absolute = (href.startswith(("/", "http://", "https://"))
+                        and not href.startswith("//")) or href.startswith(("mailto:", "tel:"))
             if absolute and (site.key, href) in decided:
                 continue
             if href[:11].lower() == "javascript:":
                 if "__doPostBack" in href:
-                    yield "postback", href, a.text_content()
+                    yield "postback", href, texts[n]
                 continue
             url = urljoin(base, href).split("#", 1)[0]
             # Cheap rules first (off-site, traps, documents), the canonical URL after.
@@ -476,25 +496,19 @@ class PortalSpider(scrapy.Spider):
                 if absolute:
                     decided.add((site.key, href))
                 continue
-            yield "link", (url, seen_key, href if absolute else None), a.text_content()
+            yield "link", (url, seen_key, href if absolute else None), texts[n]
         # "Xem thêm" buttons that load the next items by GET: the URL in a data-url
         # (data-href, data-load-url, data-next) attribute, or quoted in the onclick
         # loader of a "more" button. Discovery, like postbacks; the answer (often an HTML
         # fragment) is read as a page of the listing.
-        more = self.profiles.crawl.more_text
-        for el in root.xpath(_LOADER_XPATH):
-            urls = [el.get(name) for name in _LOADER_ATTRS if el.get(name)]
-            text = el.text_content()
-            onclick = el.get("onclick")
-            if onclick and more.match(" ".join(text.split())):
-                urls += _ONCLICK_URL.findall(onclick)
+        for urls, text in scan.loaders:
             for found in urls:
                 url = urljoin(base, found.strip()).split("#", 1)[0]
                 seen_key = self.state.key_of(url, known) if self._allowed(url, site) else None
                 if seen_key is not None and seen_key not in seen:
                     yield "link", (url, seen_key, None), text
 
-    def _requests(self, follow, root, response, site: Site, fam, hops: int, tally: dict):
+    def _requests(self, follow, scan, response, site: Site, fam, hops: int, tally: dict):
         rules = self.profiles.crawl
         state = self.state
         continuations = []
@@ -533,9 +547,9 @@ class PortalSpider(scrapy.Spider):
         tally["new"] = new_articles
         if tally.get("same_head") and not new_articles:
             continuations = []  # the listing's newest article is still its watermark
-        yield from self._continue(continuations, root, response, site, fam, hops)
+        yield from self._continue(continuations, scan, response, site, fam, hops)
 
-    def _continue(self, continuations, root, response, site: Site, fam, hops: int):
+    def _continue(self, continuations, scan, response, site: Site, fam, hops: int):
         """Pagination. A full run follows every page link; a nightly run walks a listing
         newest first, one next page at a time, and stops after K pages with nothing new
         (no article the archive did not hold when the run began, other than those earlier
@@ -543,7 +557,7 @@ class PortalSpider(scrapy.Spider):
         meta = {"cont": True}
         if continuations and self.state.is_nightly(site.key):
             counted = response.meta.get("counted", frozenset())
-            fresh = self._fresh_articles(root, response, site, fam) - counted
+            fresh = self._fresh_articles(scan, response, site, fam) - counted
             stale = 0 if fresh else response.meta.get("stale", 0) + 1
             if stale >= self.state.stale_pages_of(site.key):
                 return
@@ -553,7 +567,7 @@ class PortalSpider(scrapy.Spider):
                     "counted": counted | fresh}
         for kind, target, _text in continuations:
             if kind == "postback":
-                request = self._postback(root, response, site, target, hops, meta)
+                request = self._postback(scan, response, site, target, hops, meta)
             else:
                 url, seen_key, href = target
                 request = self._request(url, site, hops=hops, priority=30, key=seen_key,
@@ -563,13 +577,15 @@ class PortalSpider(scrapy.Spider):
             if request is not None:
                 yield request
 
-    def _fresh_articles(self, root, response, site: Site, fam) -> frozenset:
+    def _fresh_articles(self, scan, response, site: Site, fam) -> frozenset:
         """Keys of the articles this page links that the archive did not hold when the run
         began (every link of the page, those decided on earlier pages included)."""
-        base = root.xpath("string(//base/@href)") or response.url
+        base = scan.base or response.url
         family = fam.name if fam else None
         out = set()
-        for href in root.xpath("//a/@href"):
+        for href in scan.hrefs:
+            if href is None:
+                continue
             url = urljoin(base, href.strip()).split("#", 1)[0]
             if (fam is None or fam.is_article_url(url)) and self._allowed(url, site):
                 key = self.state.key_of(url, family)
@@ -582,32 +598,33 @@ class PortalSpider(scrapy.Spider):
         if self.profiles.crawl.more_text.match(text):
             return True
         if kind == "postback":
-            m = _POSTBACK.search(target)
+            m = POSTBACK.search(target)
             return bool(m and m.group(2) in (str(current + 1), "Page$Next"))
         return text == str(current + 1)
 
-    def _postback(self, root, response, site: Site, href: str, hops: int, meta: dict):
-        m = _POSTBACK.search(href)
+    def _postback(self, scan, response, site: Site, href: str, hops: int, meta: dict):
+        m = POSTBACK.search(href)
         if not m:
             return None
         target, arg = m.groups()
         rules = self.profiles.crawl
         if not (rules.postback_arg.match(arg) and rules.postback_target.search(target)):
             return None
-        forms = root.xpath("//form[.//input[@name='__VIEWSTATE']]")
-        if not forms:
+        if not scan.has_form:
             return None
         key = (response.url.split("#")[0], target, arg)
         if not arg.isdigit():  # Next/Prev are relative to the page we are on
-            key += (hash(forms[0].xpath("string(.//input[@name='__VIEWSTATE']/@value)")),)
+            key += (hash(scan.viewstate),)
         if key in self.state.postbacks_seen:
             return None
         self.state.postbacks_seen.add(key)
-        # What a browser does for javascript:__doPostBack(target, arg): POST the whole
-        # form (with its __VIEWSTATE) with __EVENTTARGET/__EVENTARGUMENT set, no button.
+        # The form POSTed as a browser would (crawler.pagescan, read with the page).
         # Never stored in the frontier: a saved __VIEWSTATE is stale by the next run.
-        data = form2request(forms[0], {"__EVENTTARGET": target, "__EVENTARGUMENT": arg},
-                            click=False)
+        data = scan.postbacks.get((target, arg))
+        if data is None:
+            return None
+        if isinstance(data, BaseException):
+            raise data
         return data.to_scrapy(
             callback=self.parse, errback=self.on_error, dont_filter=True, priority=30,
             meta={"site": site.key, "family": self.state.family.get(site.key), "hops": hops,

@@ -69,6 +69,7 @@ def _true_urls(pages: dict[str, str]) -> dict[str, str]:
     from scrapy.http import HtmlResponse
     from scrapy.utils.test import get_crawler
 
+    from crawler.pagescan import scan_tree
     from spiders.portal import PortalSpider
 
     crawler = get_crawler(PortalSpider, {"ROBOTSTXT_OBEY": True})
@@ -78,7 +79,9 @@ def _true_urls(pages: dict[str, str]) -> dict[str, str]:
     for url, head in pages.items():
         body = f"<html><head>{head}</head><body><p>x</p></body></html>".encode()
         response = HtmlResponse(url, body=body, encoding="utf-8")
-        out[url] = spider._true_url(lhtml.fromstring(body), response, site, None)
+        scan = scan_tree(lhtml.fromstring(body), link_cap=0, element_cap=0,
+                         rules=spider.profiles.crawl)
+        out[url] = spider._true_url(scan, response, site, None)
     return out
 
 
