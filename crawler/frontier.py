@@ -445,32 +445,45 @@ class CrawlState:
         if then is not None:
             then(result)
 
+    _PENDING_SQL = (
+        "insert into frontier (key, site, url, kind, hops, priority, state, run) "
+        "values (?, ?, ?, ?, ?, ?, 'pending', ?) on conflict(key) do update set "
+        "state = 'pending', run = excluded.run, hops = min(frontier.hops, "
+        "excluded.hops), priority = excluded.priority")
+    _DONE_SQL = (
+        "insert into frontier (key, site, url, kind, hops, priority, run, state, "
+        "outcome, article_id, etag, last_modified, fetched_at) values "
+        "(?, ?, ?, ?, ?, 0, ?, 'done', ?, ?, ?, ?, ?) on conflict(key) do update set "
+        "state = 'done', run = excluded.run, outcome = case when "
+        "frontier.outcome = 'listing' and excluded.outcome in ('page', 'next') then 'listing' "
+        "else excluded.outcome end, "
+        "url = case when excluded.article_id is not null then excluded.url else "
+        "frontier.url end, article_id = coalesce(excluded.article_id, "
+        "frontier.article_id), etag = coalesce(excluded.etag, frontier.etag), "
+        "last_modified = coalesce(excluded.last_modified, frontier.last_modified), "
+        "fetched_at = coalesce(excluded.fetched_at, frontier.fetched_at)")
+
     def _write(self) -> None:
         buffer, self._buffer = self._buffer, []
         self._flushed = time.monotonic()
         conn = self.archive.db.conn
+        # Consecutive frontier rows of one kind go in one executemany (same order).
+        rows: list = []
+        sql = None
         for what, values in buffer:
+            if what in ("pending", "done"):
+                kind_sql = self._PENDING_SQL if what == "pending" else self._DONE_SQL
+                if kind_sql is not sql and rows:
+                    conn.executemany(sql, rows)
+                    rows = []
+                sql = kind_sql
+                rows.append(values)
+                continue
+            if rows:
+                conn.executemany(sql, rows)
+                rows = []
             if what == "call":
                 self._call(*values)
-            elif what == "pending":
-                conn.execute(
-                    "insert into frontier (key, site, url, kind, hops, priority, state, run) "
-                    "values (?, ?, ?, ?, ?, ?, 'pending', ?) on conflict(key) do update set "
-                    "state = 'pending', run = excluded.run, hops = min(frontier.hops, "
-                    "excluded.hops), priority = excluded.priority", values)
-            elif what == "done":
-                conn.execute(
-                    "insert into frontier (key, site, url, kind, hops, priority, run, state, "
-                    "outcome, article_id, etag, last_modified, fetched_at) values "
-                    "(?, ?, ?, ?, ?, 0, ?, 'done', ?, ?, ?, ?, ?) on conflict(key) do update set "
-                    "state = 'done', run = excluded.run, outcome = case when "
-                    "frontier.outcome = 'listing' and excluded.outcome in ('page', 'next') then 'listing' "
-                    "else excluded.outcome end, "
-                    "url = case when excluded.article_id is not null then excluded.url else "
-                    "frontier.url end, article_id = coalesce(excluded.article_id, "
-                    "frontier.article_id), etag = coalesce(excluded.etag, frontier.etag), "
-                    "last_modified = coalesce(excluded.last_modified, frontier.last_modified), "
-                    "fetched_at = coalesce(excluded.fetched_at, frontier.fetched_at)", values)
             elif what == "template":
                 self.archive.save_template(*values)
             elif what == "family":
@@ -481,6 +494,8 @@ class CrawlState:
                     "values (?, ?, ?, ?, ?) on conflict(site, listing) do update set "
                     "newest = excluded.newest, seen_at = excluded.seen_at, "
                     "crawl_id = excluded.crawl_id", values)
+        if rows:
+            conn.executemany(sql, rows)
 
     def template_for(self, host: str, root):  # noqa: ANN001, ANN201
         """The host's template for this page; the page teaches it while the run's learner

@@ -175,6 +175,14 @@ class Archive:
             raise ValueError(f"no crawl with id {crawl_id!r}; call start_crawl() first")
         return row
 
+    def _check_crawl(self, crawl_id: int) -> None:
+        """``_crawl`` once per crawl id (crawls are never deleted): a crawl writes many
+        articles."""
+        checked = self.__dict__.setdefault("_crawls_checked", set())
+        if crawl_id not in checked:
+            self._crawl(crawl_id)
+            checked.add(crawl_id)
+
     def _count(self, crawl_id: int | None, column: str) -> None:
         if crawl_id is not None:
             self.db.execute(f"update crawls set {column} = {column} + 1 where id = ?", [crawl_id])
@@ -191,7 +199,7 @@ class Archive:
         field types) raises :class:`InvalidRecord` after a ``fetch_errors`` row says why;
         an article already held keeps its content.
         """
-        self._crawl(crawl_id)
+        self._check_crawl(crawl_id)
         fetched_at = fetched_at or utc_now()
         raw_url = record.get("url") if isinstance(record, dict) else None
         try:
@@ -297,7 +305,7 @@ class Archive:
         article_id = cur.lastrowid
         self._add_version(article_id, 1, url, family, content, digest, warnings, crawl_id,
                           fetched_at)
-        self._set_children(article_id, content)
+        self._set_children(article_id, content, new=True)
         self._index(article_id, content)
         return article_id
 
@@ -335,7 +343,9 @@ class Archive:
             list(row.values()),
         )
 
-    def _set_children(self, article_id: int, content: dict) -> None:
+    def _set_children(self, article_id: int, content: dict, new: bool = False) -> None:
+        """The article's images and attachments rows (``new``: an article inserted just
+        now, which has none to replace: articles are never deleted, so its id is fresh)."""
         # Files already downloaded (the media table, crawler/media.py) are linked at once:
         # one copy for every article and version that uses the same URL.
         def stored(urls):  # noqa: ANN001, ANN202
@@ -347,21 +357,25 @@ class Archive:
                 f"({', '.join('?' * len(urls))}) and local_path is not null", urls)}
 
         files = stored([im["src"] for im in content["images"]])
-        self.db.execute("delete from images where article_id = ?", [article_id])
-        self.db.conn.executemany(
-            "insert into images (article_id, position, src, caption, sha256, size, type, "
-            "local_path) values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(article_id, i, im["src"], im["caption"], *files.get(im["src"], (None,) * 4))
-             for i, im in enumerate(content["images"], 1)],
-        )
+        if not new:
+            self.db.execute("delete from images where article_id = ?", [article_id])
+        if content["images"]:
+            self.db.conn.executemany(
+                "insert into images (article_id, position, src, caption, sha256, size, type, "
+                "local_path) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(article_id, i, im["src"], im["caption"], *files.get(im["src"], (None,) * 4))
+                 for i, im in enumerate(content["images"], 1)],
+            )
         files = stored([a["url"] for a in content["attachments"]])
-        self.db.execute("delete from attachments where article_id = ?", [article_id])
-        self.db.conn.executemany(
-            "insert into attachments (article_id, position, url, name, sha256, size, type, "
-            "local_path) values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(article_id, i, a["url"], a["name"], *files.get(a["url"], (None,) * 4))
-             for i, a in enumerate(content["attachments"], 1)],
-        )
+        if not new:
+            self.db.execute("delete from attachments where article_id = ?", [article_id])
+        if content["attachments"]:
+            self.db.conn.executemany(
+                "insert into attachments (article_id, position, url, name, sha256, size, type, "
+                "local_path) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(article_id, i, a["url"], a["name"], *files.get(a["url"], (None,) * 4))
+                 for i, a in enumerate(content["attachments"], 1)],
+            )
 
     def _index(self, article_id: int, content: dict) -> None:
         values = fts_values([content["title"], content["summary"], content["body"],
