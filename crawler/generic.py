@@ -56,13 +56,21 @@ _SHORT_LINK_TEXT = etree.XPath(
     "/descendant-or-self::*/text()[normalize-space()][1]")
 
 
-def references(root, url: str) -> list[list[str]]:
+def short_link_texts(root) -> set[str]:
+    """Texts (lower case) of the page's short links: menu, breadcrumb and category
+    entries. Compared with text of the same page, so marks need no folding."""
+    return {clean(t).lower() for t in _SHORT_LINK_TEXT(root)}
+
+
+def references(root, url: str, categories=None) -> list[list[str]]:
     """Token lists the headline should agree with: og/twitter titles, <title> and its
-    parts (site names are split off), the URL slug."""
+    parts (site names are split off), the URL slug. ``categories``: a callable giving
+    ``short_link_texts(root)`` (read only for a title made of several parts)."""
     refs: list[str] = []
     # Menu and breadcrumb entries (short link texts) are category names: a <title> made
     # of them ("UBND huyện > Tin tức > Tin hoạt động") says nothing of the headline.
-    categories = None  # read only for a title made of several parts
+    known = categories
+    categories = None
     for xp in ("//meta[@property='og:title']/@content", "//meta[@name='twitter:title']/@content",
                "//meta[@name='title']/@content", "//title"):
         for found in root.xpath(xp)[:1]:
@@ -71,8 +79,8 @@ def references(root, url: str) -> list[list[str]]:
                 continue
             parts = [p for p in _SEPARATORS.split(text) if p]
             if len(parts) > 1 and categories is None:
-                categories = {fold(clean(t)) for t in _SHORT_LINK_TEXT(root)}
-            named = [p for p in parts if fold(p) in categories] if len(parts) > 1 else []
+                categories = known() if known is not None else short_link_texts(root)
+            named = [p for p in parts if p.lower() in categories] if len(parts) > 1 else []
             if not named:
                 refs.append(text)
             refs.extend(p for p in parts if len(p) > 12 and p not in named)
@@ -169,7 +177,7 @@ class Reader:
                 "//meta[@property='og:site_name']/@content"
                 " | //img[contains(translate(concat(@src, ' ', @class, ' ', @id), 'LOGO', 'logo'),"
                 " 'logo')]/@alt")}
-            self._refs = [r for r in references(self.root, self.url)
+            self._refs = [r for r in references(self.root, self.url, self.categories)
                           if not (site is not None and site.search(" ".join(r)))
                           and " ".join(r) not in names]
         return self._refs
@@ -327,11 +335,12 @@ class Reader:
     def is_category(self, text: str) -> bool:
         """A short text that is also a link of the page's menus or breadcrumb ("Tin tức -
         Sự kiện"): the name of a section, not of an article."""
-        if len(text.split()) > 8:
-            return False
+        return len(text.split()) <= 8 and clean(text).lower() in self.categories()
+
+    def categories(self) -> set[str]:
         if self._categories is None:
-            self._categories = {fold(clean(t)) for t in _SHORT_LINK_TEXT(self.root)}
-        return fold(text) in self._categories
+            self._categories = short_link_texts(self.root)
+        return self._categories
 
     def is_chrome_title(self, el, text: str) -> bool:
         """A family's headline that is chrome: a web-part/portlet/breadcrumb title, a menu
