@@ -14,16 +14,22 @@ import re
 from dataclasses import dataclass, field
 
 from form2request import form2request
+from lxml import etree
 
 POSTBACK = re.compile(r"__doPostBack\(\s*['\"]([^'\"]*)['\"]\s*,\s*['\"]([^'\"]*)['\"]\s*\)")
 LOADER_ATTRS = ("data-url", "data-href", "data-load-url", "data-next")
-_LOADER_XPATH = "//*[@" + " or @".join((*LOADER_ATTRS, "onclick")) + "]"
+# Elements with any of those attributes, in document order: a union of attribute steps
+# (3x faster than //*[@a or @b ...], which tests every element for every attribute).
+_LOADERS = etree.XPath(" | ".join(f"//@{name}/.." for name in (*LOADER_ATTRS, "onclick")))
 _ONCLICK_URL = re.compile(r"""['"]((?:/|\?|https?://)[^'"\s]+)['"]""")
 # libxml2's HTML parser stops at 256 levels of nesting: an element 255 levels under <html>.
-_TOO_DEEP = "boolean(" + "/".join(["*"] * 255) + ")"
-_CANONICAL = ("//link[contains(concat(' ', translate(normalize-space(@rel), 'CANONIL', "
-              "'canonil'), ' '), ' canonical ')]/@href")
-_FEEDS = "//link[@rel='alternate'][contains(@type, 'rss') or contains(@type, 'atom')]/@href"
+_TOO_DEEP = etree.XPath("boolean(" + "/".join(["*"] * 255) + ")")
+_CANONICAL = etree.XPath("//link[contains(concat(' ', translate(normalize-space(@rel), "
+                         "'CANONIL', 'canonil'), ' '), ' canonical ')]/@href")
+_FEEDS = etree.XPath("//link[@rel='alternate'][contains(@type, 'rss') or "
+                     "contains(@type, 'atom')]/@href")
+_BASE = etree.XPath("string(//base/@href)")
+_COUNT = etree.XPath("count(//*)")
 
 
 @dataclass
@@ -51,8 +57,8 @@ def scan_tree(root, *, link_cap: int, element_cap: int, rules, detect: bool = Fa
               profiles=None) -> Scan:  # noqa: ANN001
     """The ``Scan`` of a parsed page (read only: the tree is left as it was).
     ``rules``: the profiles' crawl rules (more_text, postback_arg, postback_target)."""
-    scan = Scan(base=root.xpath("string(//base/@href)"))
-    scan.feeds = list(root.xpath(_FEEDS))
+    scan = Scan(base=str(_BASE(root)))
+    scan.feeds = [str(href) for href in _FEEDS(root)]
     hrefs, texts = scan.hrefs, scan.texts
     postbacks = []
     for n, a in enumerate(root.iter("a")):
@@ -65,23 +71,23 @@ def scan_tree(root, *, link_cap: int, element_cap: int, rules, detect: bool = Fa
         if not stripped:
             texts.append("")
             continue
-        texts.append(a.text_content())
+        texts.append(str(a.text_content()))  # a plain str: pickled small
         if stripped[:11].lower() == "javascript:" and "__doPostBack" in stripped:
             postbacks.append(stripped)
     more = rules.more_text
-    for el in root.xpath(_LOADER_XPATH):
+    for el in _LOADERS(root):
         urls = [el.get(name) for name in LOADER_ATTRS if el.get(name)]
-        text = el.text_content()
+        text = str(el.text_content())
         onclick = el.get("onclick")
         if onclick and more.match(" ".join(text.split())):
             urls += _ONCLICK_URL.findall(onclick)
         if urls:
             scan.loaders.append((urls, text))
-    canonical = root.xpath(_CANONICAL)
-    scan.canonical = canonical[0] if canonical else None
+    canonical = _CANONICAL(root)
+    scan.canonical = str(canonical[0]) if canonical else None
     if element_cap:
-        scan.elements = int(root.xpath("count(//*)"))
-    scan.too_deep = bool(root.xpath(_TOO_DEEP))
+        scan.elements = int(_COUNT(root))
+    scan.too_deep = bool(_TOO_DEEP(root))
     if detect and profiles is not None:
         from .extract import detect_family
 
@@ -91,7 +97,7 @@ def scan_tree(root, *, link_cap: int, element_cap: int, rules, detect: bool = Fa
         forms = root.xpath("//form[.//input[@name='__VIEWSTATE']]")
         if forms:
             scan.has_form = True
-            scan.viewstate = forms[0].xpath("string(.//input[@name='__VIEWSTATE']/@value)")
+            scan.viewstate = str(forms[0].xpath("string(.//input[@name='__VIEWSTATE']/@value)"))
             for href in postbacks:
                 m = POSTBACK.search(href)
                 if not m:
