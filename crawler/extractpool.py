@@ -2,7 +2,7 @@
 goes on fetching and discovering while the worker reads the record.
 
 A site's first TEMPLATE_LEARN_PAGES pages (which teach its template) are parsed by the
-spider itself, for their links, and only ``crawl.extract.extract_record`` runs in the
+spider itself, for their links, and only ``crawler.extract.extract_record`` runs in the
 workers. After them the workers read the whole page (``read_and_scan``): they parse it
 once, read what the spider needs to decide its links (``crawler.pagescan.Scan``: anchors,
 feeds, loaders, postback forms, canonical link, size and depth, family) and then the
