@@ -124,7 +124,8 @@ class _Walker:
                 # A short line pushed right with runs of spaces (&nbsp;): right-aligned.
                 pushed = len(text) <= 120 and len(raw) - len(raw.lstrip()) >= 8
                 self.blocks.append(Block(
-                    "p", text, align="right" if pushed and not ctx.align else ctx.align,
+                    "p", text, align="right" if pushed and ctx.align in ("", "justify", "left")
+                    else ctx.align,
                     cites_doc=any(c[3] for c in visible),
                     italic=all(c[1] for c in visible), bold=all(c[2] for c in visible),
                     caption_hint=ctx.caption, heading=ctx.heading,
@@ -551,6 +552,11 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
         # The family's body slot held little or no text once read (another portlet, a
         # schedule): the page's main text, when it has much more, is the article's.
         container, chosen = _main_text(reader, profiles.generic)
+        if container is None and not rec.body and not rec.images:
+            # Nothing in the family's slot and no article text on the page: a listing
+            # page of the family's layout (an asset publisher's page 2), not an article.
+            _not_article(rec)
+            return
         if container is not None and len(chosen or "") >= max(3 * len(rec.body or ""), min_chars):
             rec.body, rec.byline, rec.source, rec.summary = None, None, None, summary
             rec.images, rec.captions, rec.attachments = [], [], []
@@ -769,7 +775,9 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
     """Date slot -> the date line by the headline (``near``, computed only when the slot
     has no date) -> meta tags -> body text -> nothing (a warning for each fallback)."""
     # The line by the headline first: a family's date slot ({cls:date} anywhere in the
-    # article) can hold another article's date; the headline's own line cannot.
+    # article) can hold another article's date; the headline's own line cannot. A slot
+    # that holds a whole block of text (a wrapper whose class says "date") is no date line.
+    slot_texts = [t for t in slot_texts if len(t) <= 300]
     near_texts = near() if near is not None else []
     for text in (*near_texts, *slot_texts):
         found = dates.find_date(text, allow_yearless=False)
@@ -1160,6 +1168,12 @@ def _main_text(reader: Reader, rules):
     widget column beside the article (an "other news" box, a schedule): when that choice
     does not begin under the page's headline, its balanced choice is a second opinion,
     taken when it does."""
+    if reader.main_text is None:
+        reader.main_text = _choose_main_text(reader, rules)
+    return reader.main_text
+
+
+def _choose_main_text(reader: Reader, rules):
     container, chosen = reader.main_content()
     first = None if _listing_text(reader, container, chosen, rules) else (
         container, chosen, reader.text_start_el, reader.text_start)

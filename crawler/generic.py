@@ -158,6 +158,7 @@ class Reader:
         self.text_start: int | None = None  # document position where the main text begins
         self.text_start_el = None  # the element it begins in
         self.chosen_text: str | None = None  # trafilatura's choice, lowercase
+        self.main_text: tuple | None = None  # crawler.extract._main_text's answer, once
 
     # -- document order ------------------------------------------------------
     @property
@@ -358,8 +359,10 @@ class Reader:
         date. A sentence there is the text beginning, not a date line."""
         if title_el is None:
             return []
-        stops = {body_el, self.text_start_el, lead_el} - {None}
+        stops = {body_el, self.text_start_el} - {None}
         stops -= set(title_el.iterancestors())  # a headline inside the main element
+        # The lead is passed over, not a stop: some layouts print the date line under it.
+        in_lead = set(lead_el.iter()) if lead_el is not None else set()
         skip = self._skip_for_date
         after: list[str] = []
         budget, steps = 700, 0
@@ -369,6 +372,10 @@ class Reader:
             if el in stops or steps > 200 or budget <= 0:
                 break
             if not isinstance(el.tag, str):
+                continue
+            if el in in_lead:
+                if el is lead_el and not skip(el.getparent()):
+                    pieces.append(el.tail)
                 continue
             if not skip(el):
                 pieces.append(el.text)
