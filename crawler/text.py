@@ -16,10 +16,11 @@ def clean(text: str | None) -> str:
     """NFC, invisible characters removed, every whitespace run (``&nbsp;`` too) one space."""
     if not text:
         return ""
-    if _INVISIBLE_RE.search(text):
-        text = _INVISIBLE_RE.sub("", text)
-    if not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
+    if not text.isascii():  # ASCII has nothing invisible and nothing to compose
+        if _INVISIBLE_RE.search(text):
+            text = _INVISIBLE_RE.sub("", text)
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
     # str.split() splits on exactly the characters \s matches (Unicode whitespace).
     return " ".join(text.split())
 
