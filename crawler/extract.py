@@ -108,15 +108,16 @@ class _Walker:
         self.chunks: list[tuple[str, bool, bool, bool]] = []
         self.para_ctx: _Ctx | None = None
         self.root = None  # the element the walk starts at (never itself a link list)
+        self.doc_seen = False  # the paragraph being read links a document (icon links too)
 
     def flush(self) -> None:
         if self.chunks:
             text = clean("".join(c[0] for c in self.chunks))
             visible = [c for c in self.chunks if c[0].strip()]
-            label = clean("".join(c[0] for c in visible if not c[3]))
+            label = clean("".join(c[0] for c in visible if not c[3])).strip("-–—•·*»›+ ")
             # A line that is a link to a document, with at most a label ("Tài liệu kèm
             # theo:"), is an attachment (listed in `attachments`), not article text.
-            doc_line = any(c[3] for c in visible) and (
+            doc_line = (any(c[3] for c in visible) or self.doc_seen) and (
                 not label or (len(label) <= 40 and label.endswith(":")))
             if text and not doc_line:
                 ctx = self.para_ctx or _Ctx()
@@ -132,6 +133,7 @@ class _Walker:
                 ))
         self.chunks = []
         self.para_ctx = None
+        self.doc_seen = False
 
     def add(self, text: str | None, ctx: _Ctx) -> None:
         if text:
@@ -199,6 +201,7 @@ class _Walker:
             child_ctx.caption = True
         if tag == "a" and self._is_doc(el.get("href") or ""):
             child_ctx.doc_link = True
+            self.doc_seen = True
         if block:
             self.flush()
         self.add(el.text, child_ctx)

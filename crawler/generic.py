@@ -20,6 +20,7 @@ What counts as chrome and which elements may carry a headline are data in
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -91,6 +92,11 @@ def references(root, url: str, categories=None) -> list[list[str]]:
     if len(words) >= 3:
         refs.append(" ".join(words))
     return [t for t in (_tokens(r) for r in refs) if t]
+
+
+def _teaser_item(item) -> bool:
+    """A list item holding a link with a headline's length: another article's entry."""
+    return any(len(clean(a.text_content())) >= 25 for a in item.iter("a"))
 
 
 @dataclass
@@ -239,6 +245,7 @@ class Reader:
                     # page header is far above it).
                     score += 0.1 + 0.25 * max(0.0, 1 - (body_at - at) / 120)
                 elif body_el is not None and at - order.get(body_el, at) < 30 and (
+                        self.text_start is None or at < self.text_start) and (
                         body_el in set(el.iterancestors())):
                     score += 0.2  # at the very top of the body element (Liferay puts it there)
                 else:
@@ -403,8 +410,10 @@ class Reader:
         for steps, el in enumerate(_preceding(title_el)):
             if steps >= 40 or budget <= 0 or (inside is not None and el not in inside):
                 break
-            if not isinstance(el.tag, str) or self.in_chrome(el, 6):
-                continue
+            if not isinstance(el.tag, str) or self.in_chrome(el, 6) or any(
+                    a.tag in ("li", "dd") and _teaser_item(a)
+                    for a in itertools.islice(el.iterancestors(), 3)):
+                continue  # chrome, or a news item of a list (latest news with their dates)
             tail = el.tail if not skip(el.getparent()) else None
             text = None if skip(el) else el.text
             for t in (tail, text):
