@@ -54,6 +54,8 @@ _BLOCK = frozenset(
 _ROW_HOLDERS = frozenset(("div", "section", "aside"))
 # What sits beside the links of such a list: dates, times, bullets, brackets, separators.
 _LIST_MARKS = re.compile(r"\d{1,4}(?:[/.:-]\d{1,4}){1,2}|[»›•·▪►\-–|()\[\]{},;:.]")
+# What stands between the links of an attachment line ("<a>A</a>; <a>B</a>").
+_LINK_SEPARATORS = re.compile(r"\s*[;,|/]+\s*(?=[;,|/]|$)|(?<=:)\s*[;,|/]+")
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6 head".split())
 _ITALIC = frozenset(("em", "i"))
 _BOLD = frozenset(("strong", "b"))
@@ -114,7 +116,8 @@ class _Walker:
         if self.chunks:
             text = clean("".join(c[0] for c in self.chunks))
             visible = [c for c in self.chunks if c[0].strip()]
-            label = clean("".join(c[0] for c in visible if not c[3])).strip("-–—•·*»›+ ")
+            label = _LINK_SEPARATORS.sub(" ", clean("".join(
+                c[0] for c in visible if not c[3]))).strip("-–—•·*»›+ ")
             # A line that is a link to a document, with at most a label ("Tài liệu kèm
             # theo:"), is an attachment (listed in `attachments`), not article text.
             doc_line = (any(c[3] for c in visible) or self.doc_seen) and (
@@ -599,7 +602,7 @@ def _images_before_body(title_el, body_el, rec: Record, profiles: Profiles) -> N
         if (rec.byline is None and isinstance(el.tag, str) and el.tag != "a"
                 and profiles.generic.author_class.search(
                     f"{el.get('class') or ''} {el.get('id') or ''}")):
-            text = _text(el)
+            text = _byline_value(el)
             if 2 < len(text) <= 90:  # "Tác giả: …" above the text
                 rec.byline = text  # as shown ("Người viết: …" keeps its label)
             continue
@@ -677,6 +680,16 @@ def _by_teaser(img) -> bool:
 # Labels of a byline or source field printed apart from its value ("Tác giả" | "Thu Hằng").
 _FIELD_LABELS = {"tác giả": "byline", "người viết": "byline", "bút danh": "byline",
                  "nguồn": "source", "nguồn tin": "source"}
+
+
+def _byline_value(el) -> str:
+    """An author element's text; a field label in an element of its own ("<div
+    class=field__label>Tác giả</div><div>Bảo Châu</div>") is left out, as in the
+    labelled fields under the text."""
+    parts = [c for c in el if isinstance(c.tag, str)]
+    if len(parts) >= 2 and _text(parts[0]).rstrip(": ").lower() in _FIELD_LABELS:
+        return clean(" ".join(_text(c) for c in parts[1:]))
+    return _text(el)
 
 
 def _lines_after_body(body_el, scope, rec: Record, profiles: Profiles) -> None:
@@ -773,10 +786,15 @@ def _page_title(root) -> str | None:
     return clean(t.text_content()) or None if t is not None else None
 
 
+_BARE_DAY_MONTH = re.compile(r"([0-3]?\d)\s*[/.-]\s*([01]?\d)")
+
+
 def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
                  near=None, reader: Reader | None = None) -> None:
-    """Date slot -> the date line by the headline (``near``, computed only when the slot
-    has no date) -> meta tags -> body text -> nothing (a warning for each fallback)."""
+    """The date line by the headline (``near``) and the family's date slot -> a year-less
+    or bare day/month there -> a labelled date line elsewhere -> the body text -> meta
+    tags and ``<time datetime>`` -> nothing. What the page shows comes before what it
+    hides in attributes (a warning for each fallback)."""
     # The line by the headline first: a family's date slot ({cls:date} anywhere in the
     # article) can hold another article's date; the headline's own line cannot. A slot
     # that holds a whole block of text (a wrapper whose class says "date") is no date line.
@@ -796,6 +814,27 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
                 rec.published = found.value
                 rec.warn("year_inferred")
                 return
+    for text in slot_texts:
+        # A date slot that holds only "15/11": the day and month of the article.
+        m = _BARE_DAY_MONTH.fullmatch(text.strip())
+        if m:
+            year = year or _page_year([root, *dropped], rec)
+            if year and (found := dates.find_date(f"ngày {m.group(1)}/{m.group(2)}",
+                                                   default_year=year)):
+                rec.published = found.value
+                rec.warn("year_inferred")
+                return
+    if reader is not None and (found := _labelled_date_line(root, reader)):
+        # "Cập nhật: 09/04/2024 10:45" alone in a bar away from the headline (a path
+        # bar, a toolbar): the page's own date line, when it is the only such line.
+        rec.published = found
+        return
+    if body_el is not None:
+        found = dates.find_date(_text(body_el), allow_yearless=False, with_time=False)
+        if found:
+            rec.published = found.value
+            rec.warn("date_from_body")
+            return
     meta = _meta(root, "article:published_time", "datePublished", "pubdate", "date",
                  "dc.date", "DC.date.issued")
     if meta and (iso := dates.parse_iso(meta)):
@@ -805,21 +844,10 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
         if iso := dates.parse_iso(t):
             rec.published = iso
             return
-    if reader is not None and (found := _labelled_date_line(root, reader)):
-        # "Cập nhật: 09/04/2024 10:45" alone in a bar away from the headline (a path
-        # bar, a toolbar): the page's own date line, when it is the only such line.
-        rec.published = found
-        return
     for text in slot_texts:
         if (loose := dates.parse_with_dateparser(text)):
             rec.published = loose
             rec.warn("date_parsed_loosely")
-            return
-    if body_el is not None:
-        found = dates.find_date(_text(body_el), allow_yearless=False, with_time=False)
-        if found:
-            rec.published = found.value
-            rec.warn("date_from_body")
             return
     rec.warn("no_date")
 
@@ -975,8 +1003,15 @@ def _assemble(blocks: list[Block], rec: Record, profiles: Profiles,
             and _SOURCE.match(paragraphs[-1].text) and _is_byline(paragraphs[-2], len(paragraphs))):
         paragraphs[-2].extra = False
     paragraphs = [p for p in paragraphs if not p.extra]
-    # Date/metadata lines ("Ngày đăng: 12/05/2024 09:30 | Lượt xem: 356") are layout.
+    # Date/metadata lines ("Ngày đăng: 12/05/2024 09:30 | Lượt xem: 356") are layout, and
+    # so is a short table of fields with a date before the text begins (Ngày đăng | … |
+    # Chuyên mục | …).
     paragraphs = [p for p in paragraphs if not _is_meta_line(p.text)]
+    prose_at = next((k for k, p in enumerate(paragraphs) if len(p.text) >= 80
+                     and p.kind == "p"), len(paragraphs))
+    paragraphs = [p for k, p in enumerate(paragraphs) if not (
+        k < prose_at and p.kind == "table" and len(p.text) <= 200
+        and dates.find_date(p.text, allow_yearless=False))]
     # Source and byline sit at the end; the source line may come after the byline.
     for _ in range(2):
         if paragraphs and rec.source is None:
@@ -1213,7 +1248,8 @@ def _listing_text(reader: Reader, container, chosen: str | None, rules) -> bool:
         if links / max(len(text), 1) > rules.max_link_density:
             return True
     start = reader.text_start_el if reader.text_start_el is not None else container
-    return (start is not None and (reader.in_teaser_run(start) or reader.in_chrome(start, 4)
+    return (start is not None and (reader.in_teaser_run(start)
+                                   or reader.in_chrome(start, 4, exempt_text=False)
                                    or _in_link_list(start))) or _schedule_like(container)
 
 
@@ -1286,7 +1322,7 @@ def _extract_generic(root, profiles: Profiles, rec: Record, reader: Reader | Non
         _lines_after_body(container, scope, rec, profiles)
     if rec.byline is None:
         for el in rules.byline(root):
-            text = _text(el)
+            text = _byline_value(el)
             if text and len(text) <= 90 and not reader.in_chrome(el):
                 rec.byline = text  # as shown ("Người viết: …" keeps its label)
                 break

@@ -107,10 +107,13 @@ class Candidate:
     agreement: float
 
 
-def in_chrome(el, rules, levels: int = 64, memo: dict | None = None) -> bool:
+def in_chrome(el, rules, levels: int = 64, memo: dict | None = None,
+              exempt: frozenset | set = frozenset()) -> bool:
     """Inside navigation, footer, breadcrumb, sidebar, portlet/web-part title or a link
     list (looking at most ``levels`` elements up; <body>'s own classes say nothing).
-    ``memo`` keeps each element's own verdict (one regex per element per page)."""
+    ``memo`` keeps each element's own verdict (one regex per element per page).
+    ``exempt``: elements that hold the article's text (a DNN "LeftPane" that is the
+    main column): their names do not make what is inside them chrome."""
     chrome_tag, chrome_attr = rules.chrome_tags, rules.chrome_class.search
     node = el
     while node is not None and isinstance(node.tag, str) and levels > 0:
@@ -123,7 +126,7 @@ def in_chrome(el, rules, levels: int = 64, memo: dict | None = None) -> bool:
             own = node.tag in chrome_tag or bool(attrs.strip() and chrome_attr(attrs))
             if memo is not None:
                 memo[node] = own
-        if own:
+        if own and node not in exempt:
             return True
         node = node.getparent()
     return False
@@ -161,6 +164,8 @@ class Reader:
         self._chrome_memo: dict = {}
         self._menu_at = _UNSET
         self._categories: set | None = None
+        self._exempt_for = None  # the text start _exempt was computed for
+        self._exempt: set = set()  # ancestors of the text start (never chrome)
         self.text_start: int | None = None  # document position where the main text begins
         self.text_start_el = None  # the element it begins in
         self.chosen_text: str | None = None  # trafilatura's choice, lowercase
@@ -184,6 +189,8 @@ class Reader:
                 "//meta[@property='og:site_name']/@content"
                 " | //img[contains(translate(concat(@src, ' ', @class, ' ', @id), 'LOGO', 'logo'),"
                 " 'logo')]/@alt")}
+            # Nor does a <title> that is only a section's name (a menu entry).
+            names |= {" ".join(_tokens(t)) for t in self.categories()}
             self._refs = [r for r in references(self.root, self.url, self.categories)
                           if not (site is not None and site.search(" ".join(r)))
                           and " ".join(r) not in names]
@@ -193,10 +200,14 @@ class Reader:
         toks = _tokens(text)
         return max((_f1(toks, ref) for ref in self.refs), default=0.0)
 
-    def in_chrome(self, el, levels: int = 64) -> bool:
+    def in_chrome(self, el, levels: int = 64, exempt_text: bool = True) -> bool:
         """Inside navigation, footer, breadcrumb, sidebar, portlet/web-part title or a
         link list (looking at most ``levels`` elements up)."""
-        return in_chrome(el, self.rules, levels, self._chrome_memo)
+        start = self.text_start_el if exempt_text else None
+        if start is not None and self._exempt_for is not start:
+            self._exempt_for, self._exempt = start, set(start.iterancestors())
+        return in_chrome(el, self.rules, levels, self._chrome_memo,
+                         self._exempt if start is not None else frozenset())
 
     # -- headline ------------------------------------------------------------
     def headline(self, body_el=None, prior=None) -> Candidate | None:
