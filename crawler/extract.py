@@ -116,12 +116,13 @@ class _Walker:
         if self.chunks:
             text = clean("".join(c[0] for c in self.chunks))
             visible = [c for c in self.chunks if c[0].strip()]
-            label = _LINK_SEPARATORS.sub(" ", clean("".join(
-                c[0] for c in visible if not c[3]))).strip("-–—•·*»›+ ")
             # A line that is a link to a document, with at most a label ("Tài liệu kèm
             # theo:"), is an attachment (listed in `attachments`), not article text.
-            doc_line = (any(c[3] for c in visible) or self.doc_seen) and (
-                not label or (len(label) <= 40 and label.endswith(":")))
+            doc_line = False
+            if self.doc_seen or any(c[3] for c in visible):
+                label = _LINK_SEPARATORS.sub(" ", clean("".join(
+                    c[0] for c in visible if not c[3]))).strip("-–—•·*»›+ ")
+                doc_line = not label or (len(label) <= 40 and label.endswith(":"))
             if text and not doc_line:
                 ctx = self.para_ctx or _Ctx()
                 raw = "".join(c[0] for c in self.chunks)

@@ -164,6 +164,7 @@ class Reader:
         self._chrome_memo: dict = {}
         self._menu_at = _UNSET
         self._categories: set | None = None
+        self._cat_words: dict | None = None  # menu texts by their number of words
         self._exempt_for = None  # the text start _exempt was computed for
         self._exempt: set = set()  # ancestors of the text start (never chrome)
         self.text_start: int | None = None  # document position where the main text begins
@@ -189,11 +190,9 @@ class Reader:
                 "//meta[@property='og:site_name']/@content"
                 " | //img[contains(translate(concat(@src, ' ', @class, ' ', @id), 'LOGO', 'logo'),"
                 " 'logo')]/@alt")}
-            # Nor does a <title> that is only a section's name (a menu entry).
-            names |= {" ".join(_tokens(t)) for t in self.categories()}
             self._refs = [r for r in references(self.root, self.url, self.categories)
                           if not (site is not None and site.search(" ".join(r)))
-                          and " ".join(r) not in names]
+                          and " ".join(r) not in names and not self._is_section(r)]
         return self._refs
 
     def agreement(self, text: str) -> float:
@@ -355,6 +354,20 @@ class Reader:
         """A short text that is also a link of the page's menus or breadcrumb ("Tin tức -
         Sự kiện"): the name of a section, not of an article."""
         return len(text.split()) <= 8 and clean(text).lower() in self.categories()
+
+    def _is_section(self, ref: list[str]) -> bool:
+        """A reference that is only a section's name (a menu entry): no evidence for a
+        headline. Only menu texts of the same number of words are folded to compare."""
+        if len(ref) > 8:
+            return False
+        if self._cat_words is None:
+            self._cat_words = {}
+            for c in self.categories():
+                self._cat_words.setdefault(c.count(" ") + 1, []).append(c)
+        joined = " ".join(ref)
+        # Menu texts of about as many words (a " - " adds one), folded only then.
+        return any(" ".join(_tokens(c)) == joined
+                   for n in (len(ref), len(ref) + 1) for c in self._cat_words.get(n, ()))
 
     def categories(self) -> set[str]:
         if self._categories is None:
