@@ -793,9 +793,9 @@ _BARE_DAY_MONTH = re.compile(r"([0-3]?\d)\s*[/.-]\s*([01]?\d)")
 def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
                  near=None, reader: Reader | None = None) -> None:
     """The date line by the headline (``near``) and the family's date slot -> a year-less
-    or bare day/month there -> a labelled date line elsewhere -> the body text -> meta
-    tags and ``<time datetime>`` -> nothing. What the page shows comes before what it
-    hides in attributes (a warning for each fallback)."""
+    or bare day/month there -> a labelled date line elsewhere -> the body text ->
+    nothing: the date a reader is shown, never one only in meta tags or ``<time
+    datetime>`` attributes (a warning for each fallback)."""
     # The line by the headline first: a family's date slot ({cls:date} anywhere in the
     # article) can hold another article's date; the headline's own line cannot. A slot
     # that holds a whole block of text (a wrapper whose class says "date") is no date line.
@@ -836,15 +836,8 @@ def _assign_date(root, rec: Record, slot_texts: list[str], body_el, dropped=(),
             rec.published = found.value
             rec.warn("date_from_body")
             return
-    meta = _meta(root, "article:published_time", "datePublished", "pubdate", "date",
-                 "dc.date", "DC.date.issued")
-    if meta and (iso := dates.parse_iso(meta)):
-        rec.published = iso
-        return
-    for t in root.xpath("//time[@datetime]/@datetime"):
-        if iso := dates.parse_iso(t):
-            rec.published = iso
-            return
+    # Dates only in <meta> tags or <time datetime> attributes are not shown to a reader:
+    # `published` stays empty (the page, kept raw in the archive, still holds them).
     for text in slot_texts:
         if (loose := dates.parse_with_dateparser(text)):
             rec.published = loose
