@@ -539,15 +539,6 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
     slot_texts = [_text(el) for el in _first(family.date, root, article)]
     _assign_date(root, rec, slot_texts, body_el, dropped, reader=reader,
                  near=lambda: reader.date_texts(title_el, body_el, summary_el))
-    if len(_text(body_el)) < 80:
-        # The family's body slot is (nearly) empty: take the main text generically.
-        container, chosen = _main_text(reader, profiles.generic)
-        if container is not None and len(_text(container)) > len(_text(body_el)):
-            rec.warn("field_fallback", "body")
-            _drop_widgets([container], profiles, profiles.drop, _protect(title_el))
-            _read_body(container, rec, profiles, article, chosen)
-            _lines_after_body(container, article, rec, profiles)
-            return
     schedule = _schedule_like(body_el)
     summary = rec.summary
     if not schedule:
@@ -556,8 +547,9 @@ def _extract_family(root, family: Family, profiles: Profiles, rec: Record,
         _lines_after_body(body_el, article, rec, profiles)
     min_chars = profiles.generic.min_article_chars
     if len(rec.body or "") < min_chars:
-        # The family's body slot held little or no text once read (another portlet, a
-        # schedule): the page's main text, when it has much more, is the article's.
+        # The family's body slot is empty or held little text once read (another
+        # portlet, a schedule): the page's main text, when it has much more, is the
+        # article's.
         container, chosen = _main_text(reader, profiles.generic)
         if container is None and not rec.body and not rec.images:
             # Nothing in the family's slot and no article text on the page: a listing
