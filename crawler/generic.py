@@ -165,6 +165,7 @@ class Reader:
         self._menu_at = _UNSET
         self._categories: set | None = None
         self._cat_words: dict | None = None  # menu texts by their number of words
+        self._site_names: set | None = None  # the names the page gives itself, folded
         self._exempt_for = None  # the text start _exempt was computed for
         self._exempt: set = set()  # ancestors of the text start (never chrome)
         self.text_start: int | None = None  # document position where the main text begins
@@ -185,15 +186,24 @@ class Reader:
             # A <title> that is only the site's name says nothing of this page's headline:
             # a name by its shape ("Cổng thông tin điện tử huyện …"), or the name the
             # page gives itself (og:site_name, the logo's alt text).
-            site = self.rules.site_name
-            names = {" ".join(_tokens(t)) for t in self.root.xpath(
-                "//meta[@property='og:site_name']/@content"
-                " | //img[contains(translate(concat(@src, ' ', @class, ' ', @id), 'LOGO', 'logo'),"
-                " 'logo')]/@alt")}
             self._refs = [r for r in references(self.root, self.url, self.categories)
-                          if not (site is not None and site.search(" ".join(r)))
-                          and " ".join(r) not in names and not self._is_section(r)]
+                          if not self._is_site_name(" ".join(r)) and not self._is_section(r)]
         return self._refs
+
+    _SITE_NAMES = etree.XPath(
+        "//meta[@property='og:site_name']/@content"
+        " | //img[contains(translate(concat(@src, ' ', @class, ' ', @id), 'LOGO', 'logo'),"
+        " 'logo')]/@alt")
+
+    def _is_site_name(self, folded: str) -> bool:
+        """``folded`` (tokens joined by spaces) names the site: by its shape ("cong thong
+        tin dien tu huyen …"), or as the page names itself (og:site_name, the logo's alt)."""
+        site = self.rules.site_name
+        if site is not None and site.search(folded):
+            return True
+        if self._site_names is None:
+            self._site_names = {" ".join(_tokens(t)) for t in self._SITE_NAMES(self.root)}
+        return folded in self._site_names
 
     def agreement(self, text: str) -> float:
         toks = _tokens(text)
@@ -217,7 +227,6 @@ class Reader:
             body_at = self.text_start
         seen = set()
         best: Candidate | None = None
-        site_name = self.rules.site_name
         menu_at = self.menu_at
         if menu_at is not None and body_at is not None and menu_at > body_at:
             menu_at = None  # a link list after the text is not the header's menu
@@ -242,7 +251,7 @@ class Reader:
                 score -= 0.25
             if self.is_category(text):
                 score -= 0.5  # a menu or breadcrumb entry: a section's name
-            if site_name is not None and site_name.search(fold(text).lower()):
+            if self._is_site_name(" ".join(_tokens(text))):
                 score -= 0.6  # the site's name in its header, not this page's headline
             elif menu_at is not None and order.get(el, 0) < menu_at:
                 score -= 0.3  # above the site's main menu: the page header
@@ -379,9 +388,7 @@ class Reader:
         entry, or a short label no page reference agrees with while another heading does."""
         if not text or self.in_chrome(el) or self.is_category(text):
             return True
-        site_names = {clean(s).lower() for s in self.root.xpath(
-            "//meta[@property='og:site_name']/@content")}
-        return text.lower() in site_names
+        return self._is_site_name(" ".join(_tokens(text)))
 
     # -- date line -----------------------------------------------------------
     def date_texts(self, title_el, body_el=None, lead_el=None) -> list[str]:
