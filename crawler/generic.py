@@ -107,6 +107,29 @@ class Candidate:
     agreement: float
 
 
+_MATCHERS: dict = {}
+
+
+def cached_search(pattern: re.Pattern):
+    """``pattern``'s search as a yes/no, remembered per string: class and id strings
+    repeat across a site's pages (a process-wide cache, cleared when it grows large)."""
+    match = _MATCHERS.get(pattern)
+    if match is None:
+        seen: dict[str, bool] = {}
+        search = pattern.search
+
+        def match(text: str) -> bool:
+            verdict = seen.get(text)
+            if verdict is None:
+                if len(seen) > 50_000:
+                    seen.clear()
+                verdict = seen[text] = search(text) is not None
+            return verdict
+
+        _MATCHERS[pattern] = match
+    return match
+
+
 def in_chrome(el, rules, levels: int = 64, memo: dict | None = None,
               exempt: frozenset | set = frozenset()) -> bool:
     """Inside navigation, footer, breadcrumb, sidebar, portlet/web-part title or a link
@@ -114,7 +137,7 @@ def in_chrome(el, rules, levels: int = 64, memo: dict | None = None,
     ``memo`` keeps each element's own verdict (one regex per element per page).
     ``exempt``: elements that hold the article's text (a DNN "LeftPane" that is the
     main column): their names do not make what is inside them chrome."""
-    chrome_tag, chrome_attr = rules.chrome_tags, rules.chrome_class.search
+    chrome_tag, chrome_attr = rules.chrome_tags, cached_search(rules.chrome_class)
     node = el
     while node is not None and isinstance(node.tag, str) and levels > 0:
         levels -= 1
@@ -481,7 +504,7 @@ class Reader:
                 break
             chain.append(node)
             attrs = f"{node.get('class') or ''} {node.get('id') or ''}"
-            if attrs.strip() and self.rules.date_skip_class.search(attrs):
+            if attrs.strip() and cached_search(self.rules.date_skip_class)(attrs):
                 verdict = True
                 break
             node = node.getparent()
