@@ -33,16 +33,63 @@ def _expand(xpath: str) -> str:
 
 @dataclass
 class Selector:
-    """One XPath, absolute or relative to the family's article element."""
+    """One XPath, absolute or relative to the family's article element.
+
+    An XPath that starts at a web part (``{wp:NAME}...``) finds that web part once per
+    page: several fields' XPaths start at the same few web parts, and finding one means
+    testing every <div> of the page (about 70 µs on a portal page, each time)."""
 
     source: str
     relative: bool
     compiled: etree.XPath
+    anchor: tuple[str, etree.XPath] | None = None  # (web part name, its XPath)
+    rest: etree.XPath | None = None  # the remainder, relative to each web part found
 
     def __call__(self, root, article=None) -> list:
         if self.relative:
             return self.compiled(article) if article is not None else []
-        return self.compiled(root)
+        if self.anchor is None:
+            return self.compiled(root)
+        found = _anchors(root, *self.anchor)
+        if self.rest is None or len(found) == 0:
+            return list(found)
+        if len(found) == 1:
+            return self.rest(found[0])
+        out, seen = [], set()
+        for el in found:
+            for hit in self.rest(el):
+                if hit not in seen:
+                    seen.add(hit)
+                    out.append(hit)
+        return out
+
+
+# The web parts found on the last page read: (its root, {name: elements}). One tuple,
+# replaced whole, so a reader in another thread never pairs one page with another's.
+_ANCHORS: tuple = (None, {})
+
+
+def _anchors(root, name: str, xpath: etree.XPath) -> list:
+    global _ANCHORS
+    page, found = _ANCHORS
+    if page is not root:
+        found = {}
+        _ANCHORS = (root, found)
+    hit = found.get(name)
+    # A web part removed from the page since (template stripping) is looked for again.
+    if hit is None or any(_detached(el, root) for el in hit):
+        hit = found[name] = xpath(root)
+    return hit
+
+
+def _detached(el, root) -> bool:
+    top = el
+    while (parent := top.getparent()) is not None:
+        top = parent
+    return top is not root
+
+
+_WP_START = re.compile(r"^\{wp:([^}]+)\}")
 
 
 def _selectors(xpaths: list[str]) -> list[Selector]:
@@ -50,7 +97,14 @@ def _selectors(xpaths: list[str]) -> list[Selector]:
     for xp in xpaths:
         relative = xp.startswith("{article}")
         text = "." + xp[len("{article}"):] if relative else xp
-        out.append(Selector(xp, relative, etree.XPath(_expand(text))))
+        sel = Selector(xp, relative, etree.XPath(_expand(text)))
+        m = _WP_START.match(xp)
+        rest = xp[m.end():] if m else ""
+        if m and "|" not in _expand(rest) and "{wp:" not in rest and "{article}" not in rest and (
+                not rest or rest.startswith("/")):
+            sel.anchor = (m.group(1), etree.XPath(_expand(m.group(0))))
+            sel.rest = etree.XPath(_expand("." + rest)) if rest else None
+        out.append(sel)
     return out
 
 
