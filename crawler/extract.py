@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -322,9 +323,36 @@ def _text(el) -> str:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def _html_classes():
+    """lxml.html's element classes (HtmlElement; FormElement, InputElement, ... by tag)
+    chosen in C: lxml.html's own lookup is a Python method called for every element
+    object made (about 300 a page; reading a demo portal page: 1.85 -> 1.82 ms)."""
+    fallback = etree.ElementDefaultClassLookup(
+        element=lxml_html.HtmlElement, comment=lxml_html.HtmlComment,
+        pi=lxml_html.HtmlProcessingInstruction, entity=lxml_html.HtmlEntity)
+    lookup = etree.ElementNamespaceClassLookup(fallback)
+    by_tag = lookup.get_namespace(None)
+    for tag, cls in lxml_html.HtmlElementClassLookup._default_element_classes.items():
+        by_tag[tag] = cls
+    return lookup
+
+
+_HTML_CLASSES = _html_classes()
+_PARSERS = threading.local()  # an lxml parser is used by one thread at a time
+
+
+def _parser():
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+        parser.set_element_class_lookup(_HTML_CLASSES)
+        _PARSERS.parser = parser
+    return parser
+
+
 def _parse(text: str, base_url: str | None = None):
     text = _CONTROL.sub(" ", text)
-    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    parser = _parser()
     try:
         return lxml_html.document_fromstring(text.encode("utf-8"), parser=parser,
                                              base_url=base_url)
