@@ -143,7 +143,7 @@ def test_a_dead_worker_means_extraction_here_and_the_same_record():
     async def run():  # noqa: ANN202
         expected = await here.extract(body, url, "text/html; charset=utf-8", None)
         first = await pool.extract(body, url, "text/html; charset=utf-8", None)
-        for process in list(pool.pool._processes.values()):
+        for process in pool.pool.processes:
             os.kill(process.pid, signal.SIGKILL)
             process.join()
         second = await pool.extract(body, url, "text/html; charset=utf-8", None)
