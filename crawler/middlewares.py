@@ -1,5 +1,6 @@
 """Downloader components switched on in settings: polite retries (Retry-After), the page
-cap, redirects noted (loops refused), robots.txt per RFC 9309. Their state lives in ``crawler.frontier.CrawlState``."""
+cap, redirects noted (loops refused), robots.txt per RFC 9309, meta refresh looked for
+only where the bytes can hold one. Their state lives in ``crawler.frontier.CrawlState``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as _ScrapyMetaRefresh
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as _ScrapyRobotsTxt
 from scrapy.exceptions import IgnoreRequest
@@ -214,6 +216,25 @@ class RedirectRecorder:
             if request.method == "GET" and self.state is not None:
                 self.state.redirects[request.url] = target
         return response
+
+
+# Scrapy reads a refresh in the first 4,096 characters of the text: at most 4 bytes each
+# in UTF-8 (and in the other encodings the crawl meets, ASCII letters are these bytes).
+_REFRESH_SCAN_BYTES = 4 * 4096
+
+
+class MetaRefreshMiddleware(_ScrapyMetaRefresh):
+    """Scrapy's (a page whose ``<meta http-equiv="refresh">`` points elsewhere is followed
+    there), except that a page whose first bytes do not even spell "refresh" is let
+    through at once: Scrapy decodes every page's text to look, which the crawl otherwise
+    never needs in this process (the extraction worker reads the bytes). A page that may
+    be in UTF-16 or UTF-32 (NUL bytes at its head) is looked at by Scrapy."""
+
+    def process_response(self, request: Request, response, spider=None):  # noqa: ANN001
+        head = response.body[:_REFRESH_SCAN_BYTES]
+        if b"\0" not in head and b"refresh" not in head.lower():
+            return response
+        return super().process_response(request, response)
 
 
 class RobotsTxtMiddleware(_ScrapyRobotsTxt):

@@ -63,6 +63,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SitePageCapMiddleware": 120,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.RedirectRecorder": 650,
+    # Scrapy's meta refresh handling, without decoding every page to look for one.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.MetaRefreshMiddleware": 580,
     # Above HttpCompression (590) and Redirect (600): the answer as received, into WARC.
     "crawler.middlewares.WarcCaptureMiddleware": 950,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

@@ -96,6 +96,8 @@ class PortalSpider(scrapy.Spider):
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         spider.held = {}  # host -> [(bytes, content type, ArticleItem)] awaiting a template
         spider.link_capped = set()  # sites told that a page had over MAX_LINKS_PER_PAGE links
+        spider.feeds_decided = set()  # (site, family, feed URL) asked for or refused
+        spider.site_hosts = {}  # site key -> its hosts (for _allowed)
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         # Articles are read in EXTRACT_WORKERS worker processes (crawler/extractpool.py).
         spider.extractor = Extractor(spider.profiles, crawler.settings.getint("EXTRACT_WORKERS", 0))
@@ -511,6 +513,7 @@ class PortalSpider(scrapy.Spider):
     def _requests(self, follow, scan, response, site: Site, fam, hops: int, tally: dict):
         rules = self.profiles.crawl
         state = self.state
+        feeds_decided = self.feeds_decided
         continuations = []
         new_articles = 0
         for kind, target, text in follow:
@@ -518,10 +521,16 @@ class PortalSpider(scrapy.Spider):
                 continuations.append((kind, target, " ".join(text.split())))
                 continue
             if kind == "feed":
+                # Every page names the site's feed: decided (asked for, or refused) the
+                # first time, it is decided for good under the same family.
+                fed = (site.key, state.family.get(site.key), target)
+                if fed in feeds_decided:
+                    continue
                 if self._allowed(target, site):
                     request = self._request(target, site, hops=hops, priority=15, kind="feed")
                     if request is not None:
                         yield request
+                feeds_decided.add(fed)
                 continue
             url, seen_key, href = target
             if seen_key in state.seen:
@@ -778,7 +787,10 @@ class PortalSpider(scrapy.Spider):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             return False
-        if host_of(url) not in site.hosts:
+        hosts = self.site_hosts.get(site.key)
+        if hosts is None:  # Site.hosts builds its list on every call
+            hosts = self.site_hosts[site.key] = frozenset(site.hosts)
+        if parts.netloc.lower() not in hosts:  # host_of(url)
             return False  # off-site, other sub-domains included: never requested
         if check_ext and _SKIP_EXT.search(parts.path):
             return False

@@ -143,7 +143,7 @@ def test_a_dead_worker_means_extraction_here_and_the_same_record():
     async def run():  # noqa: ANN202
         expected = await here.extract(body, url, "text/html; charset=utf-8", None)
         first = await pool.extract(body, url, "text/html; charset=utf-8", None)
-        for process in list(pool.pool._processes.values()):
+        for process in pool.pool.processes:
             os.kill(process.pid, signal.SIGKILL)
             process.join()
         second = await pool.extract(body, url, "text/html; charset=utf-8", None)
@@ -155,6 +155,50 @@ def test_a_dead_worker_means_extraction_here_and_the_same_record():
         pool.close()
     assert first.as_dict() == expected.as_dict() == second.as_dict()
     assert pool.pool is None  # broken: closed, extraction went on here
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []
+
+
+def test_many_pages_in_flight_each_get_their_own_record_and_scan():
+    """Two workers, 24 pages handed over at once (most wait in the pool's queue, the
+    answers come back interleaved): each page gets its own record and links, exactly as
+    read in the crawl's own process."""
+    from crawler.extractpool import Extractor, read_and_scan
+    from crawler.profiles import load
+
+    profiles = load()
+    # A broken, an empty and a truncated page among them.
+    fixtures = sorted(Path(__file__).parent.glob("fixtures/pages/*.html"))[:12]
+    assert len(fixtures) == 12
+    pages = [(f.read_bytes(), f"https://site{i}.gov.vn/tin/{i}.html") for i, f in
+             enumerate(fixtures)]
+    here = Extractor(profiles, 0)
+    pool = Extractor(profiles, 2)
+
+    async def run():  # noqa: ANN202
+        return await asyncio.gather(
+            *(pool.extract(body, url, None, None) for body, url in pages),
+            *(pool.scan(body, url, None, None, None, 2000, 50_000) for body, url in pages))
+
+    try:
+        got = asyncio.run(run())
+    finally:
+        pool.close()
+    records, scans = got[:12], got[12:]
+    for (body, url), rec, scanned in zip(pages, records, scans, strict=True):
+        assert rec.as_dict() == here.here(body, url, None, None).as_dict()
+        unreadable, scan, rec2 = read_and_scan(body, url, None, None, None, 2000, 50_000,
+                                               profiles)
+        assert scanned[0] == unreadable
+        assert (scanned[1] is None) == (scan is None)
+        if scan is not None:  # every field (postback forms: which ones)
+            assert {**vars(scanned[1]), "postbacks": sorted(scanned[1].postbacks)} == {
+                **vars(scan), "postbacks": sorted(scan.postbacks)}
+        assert (scanned[2] is None) == (rec2 is None)
+        if rec2 is not None:
+            assert scanned[2].as_dict() == rec2.as_dict()
+    assert pool.pool is None
     import multiprocessing
 
     assert multiprocessing.active_children() == []

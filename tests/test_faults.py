@@ -147,6 +147,36 @@ def test_robots_txt_4xx_means_allow_all_and_it_is_fetched_once(tmp_path):
     assert rows(db, "select * from fetch_errors") == []
 
 
+# --------------------------------------------------------------------------- meta refresh
+
+
+class RefreshSite(FaultSite):
+    """Two pages whose only content is a meta refresh to an article: one in UTF-8 and
+    one in UTF-16 (its bytes never spell "refresh" in ASCII)."""
+
+    def answer(self, path: str) -> tuple[int, dict, bytes]:
+        page = ('<!doctype html><html><head><meta http-equiv="Refresh" content="0; '
+                'url={}"></head><body></body></html>')
+        if path == "/moved":
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, page.format(
+                "/article/1").encode()
+        if path == "/moved16":
+            return 200, {"Content-Type": "text/html; charset=utf-16"}, page.format(
+                "/article/2").encode("utf-16")
+        return super().answer(path)
+
+
+def test_a_page_that_only_refreshes_to_an_article_leads_to_it(tmp_path):
+    with RefreshSite(routes=("/moved", "/moved16"), articles=1) as site:
+        out, db = crawl(site, tmp_path)
+        paths = site.paths()
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert {"/moved", "/moved16", "/article/1", "/article/2"} <= set(paths)
+    archived = {r["url"].split("/", 3)[3] for r in rows(db, "select url from articles")}
+    assert archived == {"article/1", "article/2"}
+    assert errors(db) == {}
+
+
 # --------------------------------------------------------------------------- failures on record
 
 
