@@ -20,7 +20,7 @@ Each worker is fed through a pair of pipes that the crawl's own event loop reads
 writes (``loop.add_reader``/``add_writer``, non-blocking): no executor threads in the
 crawl process. ``concurrent.futures.ProcessPoolExecutor`` had two (its manager and its
 queue feeder), and every page handed over woke them, with the reactor then waiting for
-the GIL (about 0.4 s of the crawl process's CPU in a 1,000-article crawl). Messages are
+the GIL (0.3-0.4 s of the crawl process's CPU in a 1,000-article crawl). Messages are
 pickles framed as ``multiprocessing.Connection`` frames them (a 4-byte big-endian
 length), so a worker reads and answers with ``recv_bytes``/``send_bytes``; a worker
 answers its tasks in the order it got them.
@@ -138,6 +138,13 @@ class _Pool:
         self.workers = [_Worker(ctx, parent) for _ in range(workers)]
         self.loop: asyncio.AbstractEventLoop | None = None
         self.queue: collections.deque = collections.deque()  # (future, task) not yet given
+        # Every future not yet resolved, in the order the pages were handed over, and the
+        # answers that came before an earlier page's: answers are delivered in that order
+        # (with several workers a short page read after a long one waits for it), so the
+        # links of pages are queued in the order the pages arrived from the network,
+        # as when the crawl reads every page itself.
+        self.order: collections.deque = collections.deque()
+        self.answers: dict = {}
         self.broken = False
 
     @property
@@ -152,6 +159,7 @@ class _Pool:
             self._attach(loop)
         future = loop.create_future()
         self.queue.append((future, pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)))
+        self.order.append(future)
         self._feed()
         if self.broken:
             future.exception()  # failed with the others in _break; raised here instead
@@ -159,13 +167,14 @@ class _Pool:
         return future
 
     def _feed(self) -> None:
-        """Hand queued tasks to workers: one to each idle worker, and one more in all, so
-        a worker finds its next page in its pipe (as ProcessPoolExecutor's call queue
-        held workers + 1); the rest wait here, for whichever worker is free first."""
+        """Hand queued tasks to workers, the least busy first, up to 3 each (one
+        running, two in its pipe, about what ProcessPoolExecutor kept out): a worker
+        finds its next pages in its pipe when it is done, even while the event loop is
+        busy. Answers are delivered in the order the pages were handed over
+        (``_release``), whichever worker read them. The rest wait here."""
         while self.queue:
-            given = sum(len(w.waiting) for w in self.workers)
             worker = min(self.workers, key=lambda w: len(w.waiting))
-            if worker.waiting and given >= len(self.workers) + 1:
+            if len(worker.waiting) >= 3:
                 return
             future, data = self.queue.popleft()
             if future.done():  # cancelled while queued
@@ -229,31 +238,46 @@ class _Pool:
                 ok, value = pickle.loads(view[4:4 + size])
             del buf[:4 + size]
             future = worker.waiting.popleft()
-            if future.done():  # cancelled meanwhile
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+            if not future.done():  # (else cancelled meanwhile)
+                self.answers[future] = (ok, value)
+        self._release()
         if self.queue:
             self._feed()
 
+    def _release(self) -> None:
+        """Resolve the answered futures at the head of ``order``."""
+        order, answers = self.order, self.answers
+        while order:
+            first = order[0]
+            if first.done():  # cancelled: nothing to deliver
+                order.popleft()
+                answers.pop(first, None)
+                continue
+            got = answers.pop(first, None)
+            if got is None:
+                return  # its answer is still to come
+            order.popleft()
+            ok, value = got
+            if ok:
+                first.set_result(value)
+            else:
+                first.set_exception(value)
+
     def _break(self) -> None:
-        """A worker died: every task given to any worker fails (the spider then reads
-        pages itself)."""
+        """A worker died: every page handed over and not yet delivered fails (the spider
+        then reads pages itself)."""
         if self.broken:
             return
         self.broken = True
         self._detach()
-        while self.queue:
-            future, _data = self.queue.popleft()
+        for future in self.order:  # every future not yet resolved
             if not future.done():
                 future.set_exception(BrokenProcessPool("an extraction worker died"))
+        self.order.clear()
+        self.answers.clear()
+        self.queue.clear()
         for worker in self.workers:
-            while worker.waiting:
-                future = worker.waiting.popleft()
-                if not future.done():
-                    future.set_exception(BrokenProcessPool("an extraction worker died"))
+            worker.waiting.clear()
 
     def _detach(self) -> None:
         if self.loop is not None and not self.loop.is_closed():
@@ -295,8 +319,10 @@ class _Pool:
         """Close the pipes (each worker ends after the task it is reading, if any) and,
         with ``wait``, join the processes (killed if they do not end within 10 s)."""
         self._detach()
-        for future, _data in self.queue:
+        for future in self.order:
             future.cancel()
+        self.order.clear()
+        self.answers.clear()
         self.queue.clear()
         for worker in self.workers:
             for future in worker.waiting:
