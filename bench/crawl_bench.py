@@ -237,11 +237,12 @@ def main() -> None:
 
     if args.grow:
         print(f"{'articles':>9}{'archived':>10}{'pages':>7}{'seconds':>9}{'ms/article':>12}"
-              f"{'CPU ms/article':>16}{'peak RSS MB':>13}")
+              f"{'CPU ms/article':>16}{'peak RSS MB':>13}{'server CPU s':>14}")
         for n in (int(x) for x in args.grow.split(",")):
             with tempfile.TemporaryDirectory() as tmp:
                 portal = DemoPortal(n_articles=n, seed=1, slow_delay=0.5)
                 portal.start()
+                cpu0 = time.process_time()
                 try:
                     r = run_child("ours", portal.start_url, f"{tmp}/archive.db",
                                   str(args.concurrency), *(["nocapture"] if args.no_capture else []))
@@ -250,7 +251,7 @@ def main() -> None:
             a = max(r["articles"], 1)
             print(f"{n:>9}{r['articles']:>10}{r['pages']:>7}{r['elapsed']:>9.2f}"
                   f"{1000 * r['elapsed'] / a:>12.2f}{1000 * (r['cpu_main'] + r.get('cpu_workers', 0)) / a:>16.2f}"
-                  f"{r['peak_rss_mb']:>13.0f}", flush=True)
+                  f"{r['peak_rss_mb']:>13.0f}{time.process_time() - cpu0:>14.2f}", flush=True)
         return
 
     runs: dict[str, list] = {"ours": [], "bare": [], "hand": []}
