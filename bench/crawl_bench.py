@@ -81,7 +81,6 @@ def peak_rss_mb() -> float:
 
 def child_bare(urls_file: str, concurrency: int) -> dict:
     import scrapy
-    from scrapy.crawler import CrawlerProcess
 
     urls = json.loads(Path(urls_file).read_text())
 
@@ -95,21 +94,27 @@ def child_bare(urls_file: str, concurrency: int) -> dict:
         def parse(self, response):
             pass
 
-    # Same downloader as ours (it enforces the in-flight limit Scrapy >= 2.14 overshoots),
-    # so both runs really keep --concurrency requests in flight.
+    elapsed, crawler = run_plain(Bare, concurrency)
+    return {"elapsed": elapsed, "pages": crawler.stats.get_value("response_received_count", 0)}
+
+
+def run_plain(spider_cls, concurrency: int):  # noqa: ANN001, ANN201
+    """(seconds, crawler) of a reference spider over the URL list, with our downloader
+    (it enforces the in-flight limit Scrapy >= 2.14 overshoots, so every run really keeps
+    --concurrency requests in flight) and our CONCURRENT_ITEMS (4, crawler/settings.py;
+    Scrapy's default 100 costs bare Scrapy ~0.5 ms of CPU per answer)."""
+    from scrapy.crawler import CrawlerProcess
+
     process = CrawlerProcess({**RELAXED, "ROBOTSTXT_OBEY": False,
                               "DOWNLOADER": "crawler.downloader.PoliteDownloader",
                               "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
                               "CONCURRENT_REQUESTS": 16, "HTTPERROR_ALLOW_ALL": True,
-                              # ours runs with 4 (crawler/settings.py); Scrapy's default 100
-                              # costs bare Scrapy ~0.5 ms of CPU per answer.
                               "CONCURRENT_ITEMS": 4})
-    crawler = process.create_crawler(Bare)
+    crawler = process.create_crawler(spider_cls)
     process.crawl(crawler)
     t0 = time.perf_counter()
     process.start()
-    elapsed = time.perf_counter() - t0
-    return {"elapsed": elapsed, "pages": crawler.stats.get_value("response_received_count", 0)}
+    return time.perf_counter() - t0, crawler
 
 
 def child_hand(urls_file: str, concurrency: int, db: str) -> dict:
@@ -121,7 +126,6 @@ def child_hand(urls_file: str, concurrency: int, db: str) -> dict:
 
     import scrapy
     import trafilatura
-    from scrapy.crawler import CrawlerProcess
 
     urls = json.loads(Path(urls_file).read_text())
     conn = sqlite3.connect(db)
@@ -151,16 +155,7 @@ def child_hand(urls_file: str, concurrency: int, db: str) -> dict:
                              (response.url, doc.get("title"), doc.get("date"),
                               doc.get("author"), doc.get("text")))
 
-    process = CrawlerProcess({**RELAXED, "ROBOTSTXT_OBEY": False,
-                              "DOWNLOADER": "crawler.downloader.PoliteDownloader",
-                              "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
-                              "CONCURRENT_REQUESTS": 16, "HTTPERROR_ALLOW_ALL": True,
-                              "CONCURRENT_ITEMS": 4})
-    crawler = process.create_crawler(Hand)
-    process.crawl(crawler)
-    t0 = time.perf_counter()
-    process.start()
-    elapsed = time.perf_counter() - t0
+    elapsed, crawler = run_plain(Hand, concurrency)
     stored = conn.execute("select count(*) from pages").fetchone()[0]
     return {"elapsed": elapsed, "pages": crawler.stats.get_value("response_received_count", 0),
             "stored": stored}

@@ -187,12 +187,7 @@ class _Pool:
                 return
 
     def _attach(self, loop) -> None:  # noqa: ANN001
-        if self.loop is not None and not self.loop.is_closed():
-            for worker in self.workers:
-                self.loop.remove_reader(worker.rfd)
-                if worker.writing:
-                    self.loop.remove_writer(worker.wfd)
-                    worker.writing = False
+        self._detach()  # from the loop it was read by before, if any
         self.loop = loop
         for worker in self.workers:
             loop.add_reader(worker.rfd, self._read, worker)
