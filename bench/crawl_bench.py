@@ -80,22 +80,29 @@ def peak_rss_mb() -> float:
 
 
 def child_bare(urls_file: str, concurrency: int) -> dict:
-    import scrapy
 
     urls = json.loads(Path(urls_file).read_text())
 
-    class Bare(scrapy.Spider):
+    class Bare(url_list_spider(urls)):
         name = "bare"
-
-        async def start(self):
-            for url in urls:
-                yield scrapy.Request(url, callback=self.parse, dont_filter=True)
 
         def parse(self, response):
             pass
 
     elapsed, crawler = run_plain(Bare, concurrency)
     return {"elapsed": elapsed, "pages": crawler.stats.get_value("response_received_count", 0)}
+
+
+def url_list_spider(urls: list[str]):  # noqa: ANN201
+    """A Scrapy spider class that GETs ``urls``, each once, into ``self.parse``."""
+    import scrapy
+
+    class UrlList(scrapy.Spider):
+        async def start(self):
+            for url in urls:
+                yield scrapy.Request(url, callback=self.parse, dont_filter=True)
+
+    return UrlList
 
 
 def run_plain(spider_cls, concurrency: int):  # noqa: ANN001, ANN201
@@ -124,7 +131,6 @@ def child_hand(urls_file: str, concurrency: int, db: str) -> dict:
     less work than ours, but the extraction a user would reach for."""
     import sqlite3
 
-    import scrapy
     import trafilatura
 
     urls = json.loads(Path(urls_file).read_text())
@@ -133,12 +139,8 @@ def child_hand(urls_file: str, concurrency: int, db: str) -> dict:
     conn.execute("create table pages (url text primary key, title text, date text, "
                  "author text, text text)")
 
-    class Hand(scrapy.Spider):
+    class Hand(url_list_spider(urls)):
         name = "hand"
-
-        async def start(self):
-            for url in urls:
-                yield scrapy.Request(url, callback=self.parse, dont_filter=True)
 
         def parse(self, response):
             if response.status != 200 or b"html" not in (

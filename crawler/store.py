@@ -356,26 +356,18 @@ class Archive:
                 "select url, sha256, size, type, local_path from media where url in "
                 f"({', '.join('?' * len(urls))}) and local_path is not null", urls)}
 
-        files = stored([im["src"] for im in content["images"]])
-        if not new:
-            self.db.execute("delete from images where article_id = ?", [article_id])
-        if content["images"]:
-            self.db.conn.executemany(
-                "insert into images (article_id, position, src, caption, sha256, size, type, "
-                "local_path) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(article_id, i, im["src"], im["caption"], *files.get(im["src"], (None,) * 4))
-                 for i, im in enumerate(content["images"], 1)],
-            )
-        files = stored([a["url"] for a in content["attachments"]])
-        if not new:
-            self.db.execute("delete from attachments where article_id = ?", [article_id])
-        if content["attachments"]:
-            self.db.conn.executemany(
-                "insert into attachments (article_id, position, url, name, sha256, size, type, "
-                "local_path) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(article_id, i, a["url"], a["name"], *files.get(a["url"], (None,) * 4))
-                 for i, a in enumerate(content["attachments"], 1)],
-            )
+        for table, items, url, label in (("images", content["images"], "src", "caption"),
+                                         ("attachments", content["attachments"], "url", "name")):
+            files = stored([item[url] for item in items])
+            if not new:
+                self.db.execute(f"delete from {table} where article_id = ?", [article_id])
+            if items:
+                self.db.conn.executemany(
+                    f"insert into {table} (article_id, position, {url}, {label}, sha256, size, "
+                    "type, local_path) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(article_id, i, item[url], item[label], *files.get(item[url], (None,) * 4))
+                     for i, item in enumerate(items, 1)],
+                )
 
     def _index(self, article_id: int, content: dict) -> None:
         values = fts_values([content["title"], content["summary"], content["body"],
